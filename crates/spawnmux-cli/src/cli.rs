@@ -1,0 +1,75 @@
+//! Command-line arguments.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run helper processes side by side, with their output merged into one log.
+#[derive(Debug, Parser)]
+#[command(name = "spawnmux", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Cmd {
+    /// The seed article's parent: start children that write to stdout and stderr at random
+    /// times, and print their lines as `[child PID][info]` / `[child PID][warning]` as they
+    /// arrive, until Ctrl-C (or --duration).
+    Demo(DemoArgs),
+    /// The demo's child (internal).
+    #[command(hide = true)]
+    DemoChild(DemoChildArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// How many children to start.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) children: u32,
+    /// Longest random sleep between two lines of a child, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub(crate) max_sleep_ms: u64,
+    /// Stop after this long (e.g. `10s`, `1m30s`) instead of waiting for Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoChildArgs {
+    /// Longest random sleep between two lines, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub(crate) max_sleep_ms: u64,
+}
+
+/// `10s`, `250ms`, `1m30s`, or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); try 10s or 500ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,388 @@
+//! `spawnmux-testchild`: the one program spawnmux's tests and benchmarks run, so that they do
+//! not depend on `sh`, `cat` or `echo` behaving the same on every platform.
+//!
+//! It executes its arguments as a list of ops, left to right, then exits 0:
+//!
+//! | op | effect |
+//! |---|---|
+//! | `out STR` / `err STR` | write STR (escapes: `\n \r \t \0 \\ \xHH`) to stdout / stderr, flush |
+//! | `lines N WHICH [WIDTH]` | N lines `out <i>` / `err <i>` (WHICH: `out`, `err`, `both`), padded with `.` to WIDTH bytes incl. `\n` |
+//! | `bigline N WHICH` | one line of N bytes cycling `a..z`, then `\n` |
+//! | `spew BYTES WHICH` | BYTES bytes cycling `0..9`, every 64th a `\n` |
+//! | `sleep MS` | sleep |
+//! | `exit CODE` | exit now with CODE |
+//! | `abort` | `std::process::abort()` |
+//! | `echo` | copy stdin to stdout line by line, flushing each line, until EOF |
+//! | `cat` | copy stdin to stdout in raw chunks until EOF |
+//! | `drain` | read stdin to EOF, then print `drained <bytes>` |
+//! | `pid` | print `pid <pid>` |
+//! | `env NAME` | print `NAME=<value>` or `NAME unset` |
+//! | `cwd` | print the working directory |
+//! | `argv ARGS...` | print each remaining argument as `[<arg>]` on its own line (consumes the rest) |
+//! | `fds` | Linux: print `fds 0,1,2,...` (our open fds); elsewhere `fds unsupported` |
+//! | `grandchild MS` | start `spawnmux-testchild pid sleep MS` with inherited stdio, print `grandchild <pid>`, don't wait |
+//! | `ignore-term` | ignore SIGTERM (Windows: Ctrl+C / Ctrl+Break), then print `ignoring term` |
+//! | `forever MS` | print `tick <i>` every MS ms, forever |
+//! | `close-out` | close our stdout and carry on |
+//!
+//! A write that fails because the reader is gone exits with code 141. Bad usage exits 2.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+mod escape;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.is_empty() {
+        eprintln!("usage: spawnmux-testchild OP [ARGS] [OP [ARGS]]...  (ops: see src/main.rs)");
+        return ExitCode::from(2);
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("spawnmux-testchild: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(141),
+        Err(Failure::Io(e)) => {
+            eprintln!("spawnmux-testchild: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+/// The ops' arguments, consumed left to right.
+struct Args<'a> {
+    rest: std::slice::Iter<'a, OsString>,
+    op: String,
+}
+
+impl<'a> Args<'a> {
+    fn next_op(&mut self) -> Option<String> {
+        let op = self.rest.next()?.to_string_lossy().into_owned();
+        self.op = op.clone();
+        Some(op)
+    }
+
+    fn string(&mut self) -> Result<String, Failure> {
+        match self.rest.next() {
+            Some(s) => Ok(s.to_string_lossy().into_owned()),
+            None => Err(Failure::Usage(format!("`{}` needs an argument", self.op))),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&mut self) -> Result<T, Failure> {
+        let s = self.string()?;
+        s.parse()
+            .map_err(|_| Failure::Usage(format!("`{}`: `{s}` is not a number", self.op)))
+    }
+
+    fn which(&mut self) -> Result<Which, Failure> {
+        match self.string()?.as_str() {
+            "out" => Ok(Which::Out),
+            "err" => Ok(Which::Err),
+            "both" => Ok(Which::Both),
+            other => Err(Failure::Usage(format!(
+                "`{}`: `{other}` is not out, err or both",
+                self.op
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Which {
+    Out,
+    Err,
+    Both,
+}
+
+fn run(argv: &[OsString]) -> Result<(), Failure> {
+    let mut args = Args {
+        rest: argv.iter(),
+        op: String::new(),
+    };
+    while let Some(op) = args.next_op() {
+        match op.as_str() {
+            "out" => write_flush(&mut io::stdout(), &escape::unescape(&args.string()?))?,
+            "err" => write_flush(&mut io::stderr(), &escape::unescape(&args.string()?))?,
+            "lines" => {
+                let n: u64 = args.number()?;
+                let which = args.which()?;
+                let width = peek_number(&mut args);
+                lines(n, which, width)?;
+            }
+            "bigline" => {
+                let n: usize = args.number()?;
+                let which = args.which()?;
+                let mut line: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                line.push(b'\n');
+                to(which, &line)?;
+            }
+            "spew" => {
+                let n: usize = args.number()?;
+                let which = args.which()?;
+                let data: Vec<u8> = (0..n)
+                    .map(|i| {
+                        if i % 64 == 63 {
+                            b'\n'
+                        } else {
+                            b'0' + (i % 10) as u8
+                        }
+                    })
+                    .collect();
+                to(which, &data)?;
+            }
+            "sleep" => std::thread::sleep(Duration::from_millis(args.number()?)),
+            "exit" => {
+                let code: i32 = args.number()?;
+                let _ = io::stdout().flush();
+                std::process::exit(code);
+            }
+            "abort" => std::process::abort(),
+            "echo" => echo()?,
+            "cat" => cat()?,
+            "drain" => {
+                let n = io::copy(&mut io::stdin().lock(), &mut io::sink())?;
+                write_flush(&mut io::stdout(), format!("drained {n}\n").as_bytes())?;
+            }
+            "pid" => write_flush(
+                &mut io::stdout(),
+                format!("pid {}\n", std::process::id()).as_bytes(),
+            )?,
+            "env" => {
+                let name = args.string()?;
+                let line = match std::env::var_os(&name) {
+                    Some(v) => format!("{name}={}\n", v.to_string_lossy()),
+                    None => format!("{name} unset\n"),
+                };
+                write_flush(&mut io::stdout(), line.as_bytes())?;
+            }
+            "cwd" => {
+                let dir = std::env::current_dir()?;
+                write_flush(&mut io::stdout(), format!("{}\n", dir.display()).as_bytes())?;
+            }
+            "argv" => {
+                let mut out = io::stdout().lock();
+                for arg in args.rest.by_ref() {
+                    out.write_all(b"[")?;
+                    out.write_all(&os_bytes(arg))?;
+                    out.write_all(b"]\n")?;
+                }
+                out.flush()?;
+            }
+            "fds" => write_flush(&mut io::stdout(), fds().as_bytes())?,
+            "grandchild" => {
+                let ms = args.string()?;
+                let child = std::process::Command::new(std::env::current_exe()?)
+                    .args(["pid", "sleep", &ms])
+                    .spawn()?;
+                write_flush(
+                    &mut io::stdout(),
+                    format!("grandchild {}\n", child.id()).as_bytes(),
+                )?;
+                std::mem::forget(child);
+            }
+            "ignore-term" => {
+                sys::ignore_term()?;
+                write_flush(&mut io::stdout(), b"ignoring term\n")?;
+            }
+            "forever" => {
+                let ms: u64 = args.number()?;
+                for i in 0u64.. {
+                    write_flush(&mut io::stdout(), format!("tick {i}\n").as_bytes())?;
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+            }
+            "close-out" => sys::close_stdout(),
+            other => return Err(Failure::Usage(format!("unknown op `{other}`"))),
+        }
+    }
+    Ok(())
+}
+
+/// The optional WIDTH of `lines`: taken only if the next argument is a number.
+fn peek_number(args: &mut Args<'_>) -> Option<usize> {
+    let mut look = args.rest.clone();
+    let n = look.next()?.to_str()?.parse().ok()?;
+    args.rest = look;
+    Some(n)
+}
+
+fn write_flush(w: &mut impl Write, data: &[u8]) -> io::Result<()> {
+    w.write_all(data)?;
+    w.flush()
+}
+
+fn to(which: Which, data: &[u8]) -> io::Result<()> {
+    if which != Which::Err {
+        write_flush(&mut io::stdout().lock(), data)?;
+    }
+    if which != Which::Out {
+        write_flush(&mut io::stderr().lock(), data)?;
+    }
+    Ok(())
+}
+
+fn lines(n: u64, which: Which, width: Option<usize>) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut err = BufWriter::with_capacity(64 * 1024, io::stderr().lock());
+    let mut line = Vec::with_capacity(128);
+    let mut emit = |w: &mut dyn Write, tag: &str, i: u64| -> io::Result<()> {
+        line.clear();
+        write!(line, "{tag} {i}")?;
+        if let Some(width) = width {
+            while line.len() + 1 < width {
+                line.push(b'.');
+            }
+        }
+        line.push(b'\n');
+        w.write_all(&line)
+    };
+    for i in 0..n {
+        if which != Which::Err {
+            emit(&mut out, "out", i)?;
+        }
+        if which != Which::Out {
+            emit(&mut err, "err", i)?;
+        }
+    }
+    out.flush()?;
+    err.flush()
+}
+
+fn echo() -> io::Result<()> {
+    let mut input = io::stdin().lock();
+    let mut out = io::stdout().lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        write_flush(&mut out, &line)?;
+    }
+}
+
+fn cat() -> io::Result<()> {
+    let mut input = io::stdin().lock();
+    let mut out = io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        write_flush(&mut out, &buf[..n])?;
+    }
+}
+
+#[cfg(unix)]
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    std::os::unix::ffi::OsStrExt::as_bytes(s).to_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    s.to_string_lossy().into_owned().into_bytes()
+}
+
+/// Our open fds, without the one `read_dir` itself held while listing (gone by the time
+/// `fd_is_open` checks, which opens nothing).
+#[cfg(target_os = "linux")]
+fn fds() -> String {
+    let mut listed: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    listed.sort_unstable();
+    let open: Vec<String> = listed
+        .into_iter()
+        .filter(|fd| sys::fd_is_open(*fd))
+        .map(|fd| fd.to_string())
+        .collect();
+    format!("fds {}\n", open.join(","))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fds() -> String {
+    "fds unsupported\n".to_string()
+}
+
+#[cfg(unix)]
+mod sys {
+    use std::io;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    pub(crate) fn ignore_term() -> io::Result<()> {
+        // Registering a flag replaces the default action (terminate) with "set the flag".
+        signal_hook::flag::register(
+            signal_hook::consts::SIGTERM,
+            Arc::new(AtomicBool::new(false)),
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn close_stdout() {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: fd 1 is open (our stdout) and nothing else in this program owns it as an
+        // OwnedFd; later writes through `io::stdout()` fail with EBADF, which is the point.
+        drop(unsafe { OwnedFd::from_raw_fd(1) });
+    }
+
+    /// `true` if `fd` is an open descriptor (checked with `/proc/self/fdinfo`, no unsafe).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn fd_is_open(fd: u32) -> bool {
+        std::path::Path::new(&format!("/proc/self/fdinfo/{fd}")).exists()
+    }
+}
+
+#[cfg(windows)]
+mod sys {
+    use std::io;
+
+    use windows_sys::Win32::Foundation::{CloseHandle, BOOL, TRUE};
+    use windows_sys::Win32::System::Console::{
+        GetStdHandle, SetConsoleCtrlHandler, STD_OUTPUT_HANDLE,
+    };
+
+    unsafe extern "system" fn ignore(_event: u32) -> BOOL {
+        TRUE
+    }
+
+    pub(crate) fn ignore_term() -> io::Result<()> {
+        // SAFETY: `ignore` is a valid handler for the whole life of the process.
+        if unsafe { SetConsoleCtrlHandler(Some(ignore), TRUE) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close_stdout() {
+        // SAFETY: GetStdHandle has no preconditions; closing our own stdout handle only makes
+        // later writes to it fail.
+        unsafe {
+            let h = GetStdHandle(STD_OUTPUT_HANDLE);
+            if !h.is_null() {
+                CloseHandle(h);
+            }
+        }
+    }
+}

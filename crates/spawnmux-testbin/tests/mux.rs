@@ -1,0 +1,665 @@
+//! The library's behaviour, observed from the outside with the workspace's test child.
+
+mod util;
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use spawnmux::{Command, Event, Exit, Interest, Mux, Stdio, Stream};
+use util::{child, exit_of, lines_of, run_to_end, run_until, Ev};
+
+#[test]
+fn lossless_capture_of_many_lines_from_several_children_50_times() {
+    const CHILDREN: usize = 4;
+    const LINES: usize = 100_000;
+    for round in 0..50 {
+        let mut mux = Mux::new().expect("mux");
+        let ids: Vec<_> = (0..CHILDREN)
+            .map(|_| {
+                mux.spawn(&child(&["lines", &LINES.to_string(), "both"]))
+                    .expect("spawn")
+            })
+            .collect();
+        // next[child][stream]: the number the next line must carry.
+        let mut next = [[0usize; 2]; CHILDREN];
+        let mut exited = 0;
+        util::run_until(&mut mux, |_, event| {
+            match event {
+                Event::Output(o) => {
+                    let c = ids.iter().position(|&i| i == o.child).expect("our child");
+                    let s = (o.stream == Stream::Stderr) as usize;
+                    let expect = format!("{} {}", if s == 0 { "out" } else { "err" }, next[c][s]);
+                    assert!(
+                        o.bytes == expect.as_bytes() && o.newline && !o.continued,
+                        "round {round}: child {c} expected {expect:?}, got {:?}",
+                        o.text()
+                    );
+                    next[c][s] += 1;
+                }
+                Event::Exited {
+                    child: id, exit, ..
+                } => {
+                    let c = ids.iter().position(|&i| i == id).expect("our child");
+                    assert_eq!(exit, Exit::Code(0));
+                    // Every line written before the exit has been delivered before it.
+                    assert_eq!(next[c], [LINES, LINES], "round {round}: exit before output");
+                    exited += 1;
+                }
+                _ => {}
+            }
+            exited == CHILDREN && next.iter().all(|n| *n == [LINES, LINES])
+        });
+    }
+}
+
+#[test]
+fn partial_last_line_arrives_without_newline_then_closed() {
+    let mut mux = Mux::new().expect("mux");
+    let id = mux
+        .spawn(&child(&["out", r"first\nsecond"]))
+        .expect("spawn");
+    let evs = run_to_end(&mut mux);
+    let stdout: Vec<&Ev> = evs
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Ev::Line {
+                    stream: Stream::Stdout,
+                    ..
+                } | Ev::Closed(_, Stream::Stdout)
+            )
+        })
+        .collect();
+    assert_eq!(
+        stdout,
+        [
+            &Ev::Line {
+                child: id,
+                stream: Stream::Stdout,
+                bytes: b"first".to_vec(),
+                newline: true,
+                continued: false
+            },
+            &Ev::Line {
+                child: id,
+                stream: Stream::Stdout,
+                bytes: b"second".to_vec(),
+                newline: false,
+                continued: false
+            },
+            &Ev::Closed(id, Stream::Stdout),
+        ]
+    );
+    assert_eq!(exit_of(&evs, id), Exit::Code(0));
+}
+
+#[test]
+fn crlf_is_kept_by_default_and_stripped_on_request() {
+    let mut mux = Mux::new().expect("mux");
+    let keep = mux.spawn(&child(&["out", r"a\r\nb\r\n"])).expect("spawn");
+    let mut cmd = child(&["out", r"a\r\nb\r\nc\rd\r\n"]);
+    cmd.strip_cr(true);
+    let strip = mux.spawn(&cmd).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(
+        lines_of(&evs, keep, Stream::Stdout),
+        [b"a\r".to_vec(), b"b\r".to_vec()]
+    );
+    assert_eq!(
+        lines_of(&evs, strip, Stream::Stdout),
+        [b"a".to_vec(), b"b".to_vec(), b"c\rd".to_vec()]
+    );
+}
+
+#[test]
+fn an_8_mib_line_comes_in_bounded_pieces_with_the_default_maximum() {
+    const LEN: usize = 8 << 20;
+    let mut mux = Mux::new().expect("mux");
+    let id = mux
+        .spawn(&child(&["bigline", &LEN.to_string(), "out"]))
+        .expect("spawn");
+    let evs = run_to_end(&mut mux);
+    let pieces: Vec<(usize, bool, bool)> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Line {
+                bytes,
+                newline,
+                continued,
+                ..
+            } => Some((bytes.len(), *newline, *continued)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pieces.len(), LEN / spawnmux::DEFAULT_MAX_LINE_LEN);
+    for (i, &(len, newline, continued)) in pieces.iter().enumerate() {
+        assert_eq!(len, spawnmux::DEFAULT_MAX_LINE_LEN, "piece {i}");
+        assert_eq!(continued, i > 0, "piece {i}");
+        assert_eq!(newline, i == pieces.len() - 1, "piece {i}");
+    }
+    let joined: Vec<u8> = lines_of(&evs, id, Stream::Stdout).concat();
+    assert!(joined
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == b'a' + (i % 26) as u8));
+}
+
+#[test]
+fn invalid_utf8_and_nul_bytes_round_trip_unchanged() {
+    let mut mux = Mux::new().expect("mux");
+    let id = mux
+        .spawn(&child(&[
+            "out",
+            r"\xff\xfe\x80 ok \0 \xc3\x28\n",
+            "err",
+            r"\xed\xa0\x80\n",
+        ]))
+        .expect("spawn");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(
+        lines_of(&evs, id, Stream::Stdout),
+        [b"\xff\xfe\x80 ok \0 \xc3\x28".to_vec()]
+    );
+    assert_eq!(
+        lines_of(&evs, id, Stream::Stderr),
+        [b"\xed\xa0\x80".to_vec()]
+    );
+}
+
+#[test]
+fn raw_chunk_mode_delivers_every_byte() {
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["spew", "1000000", "out"]);
+    cmd.raw_chunks();
+    let id = mux.spawn(&cmd).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    let data = lines_of(&evs, id, Stream::Stdout).concat();
+    assert_eq!(data.len(), 1_000_000);
+    assert!(evs
+        .iter()
+        .all(|e| !matches!(e, Ev::Line { newline: true, .. })));
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported_exactly() {
+    let mut mux = Mux::new().expect("mux");
+    let three = mux.spawn(&child(&["exit", "3"])).expect("spawn");
+    let zero = mux.spawn(&child(&[])).expect("spawn");
+    let big = mux.spawn(&child(&["exit", "255"])).expect("spawn");
+    let killed = mux.spawn(&child(&["sleep", "60000"])).expect("spawn");
+    mux.kill(killed).expect("kill");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(exit_of(&evs, three), Exit::Code(3));
+    assert_eq!(
+        exit_of(&evs, zero),
+        Exit::Code(2),
+        "no ops is a usage error"
+    );
+    assert_eq!(exit_of(&evs, big), Exit::Code(255));
+    #[cfg(unix)]
+    assert_eq!(exit_of(&evs, killed), Exit::Signal(9));
+}
+
+#[cfg(unix)]
+#[test]
+fn abort_is_reported_as_sigabrt() {
+    let mut mux = Mux::new().expect("mux");
+    let id = mux.spawn(&child(&["abort"])).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(exit_of(&evs, id), Exit::Signal(6));
+}
+
+#[test]
+fn missing_program_is_an_error_naming_it_and_the_mux_keeps_working() {
+    let mut mux = Mux::new().expect("mux");
+    let err = mux
+        .spawn(&Command::new("spawnmux-no-such-program-xyz"))
+        .expect_err("must fail");
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    assert!(
+        err.to_string().contains("spawnmux-no-such-program-xyz"),
+        "{err}"
+    );
+
+    let mut cmd = child(&["pid"]);
+    cmd.current_dir("/definitely/not/here");
+    let err = mux.spawn(&cmd).expect_err("bad cwd must fail");
+    assert!(err.to_string().contains("/definitely/not/here"), "{err}");
+
+    let id = mux.spawn(&child(&["out", r"still here\n"])).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(lines_of(&evs, id, Stream::Stdout), [b"still here".to_vec()]);
+    assert_eq!(mux.len(), 0);
+}
+
+#[test]
+fn env_args_and_cwd_reach_the_child() {
+    let dir = std::env::temp_dir();
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&[
+        "env",
+        "SPAWNMUX_T",
+        "env",
+        "HOME",
+        "cwd",
+        "argv",
+        "a b",
+        "\"q\"",
+        "",
+        "x\ny",
+    ]);
+    cmd.env_clear().env("SPAWNMUX_T", "v a l").current_dir(&dir);
+    let id = mux.spawn(&cmd).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    let cwd = std::fs::canonicalize(&dir).expect("canonical temp dir");
+    let lines: Vec<String> = lines_of(&evs, id, Stream::Stdout)
+        .into_iter()
+        .map(|l| String::from_utf8(l).expect("utf8"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "SPAWNMUX_T=v a l".to_string(),
+            "HOME unset".to_string(),
+            cwd.display().to_string(),
+            "[a b]".to_string(),
+            "[\"q\"]".to_string(),
+            "[]".to_string(),
+            "[x".to_string(),
+            "y]".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn stdin_round_trip_through_an_echoing_child() {
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["echo"]);
+    cmd.stdin(Stdio::Capture);
+    let id = mux.spawn(&cmd).expect("spawn");
+    mux.write_stdin(id, b"hello\n").expect("write");
+    let mut got = Vec::new();
+    run_until(&mut mux, |_, e| {
+        if let Event::Output(o) = e {
+            got.push(o.bytes.to_vec());
+        }
+        !got.is_empty()
+    });
+    assert_eq!(got, [b"hello".to_vec()]);
+    // More than any pipe buffer holds: the loop must queue and write as the child reads.
+    let big: Vec<u8> = (0..50_000)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    mux.write_stdin(id, &big).expect("write");
+    mux.close_stdin(id).expect("close");
+    let evs = run_to_end(&mut mux);
+    let lines = lines_of(&evs, id, Stream::Stdout);
+    assert_eq!(lines.len(), 50_000);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l, format!("line {i}").as_bytes());
+    }
+    assert_eq!(exit_of(&evs, id), Exit::Code(0));
+}
+
+#[test]
+fn writing_to_a_dead_childs_stdin_is_an_error_not_a_signal() {
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["exit", "0"]);
+    cmd.stdin(Stdio::Capture);
+    let id = mux.spawn(&cmd).expect("spawn");
+    let mut exited = false;
+    run_until(&mut mux, |_, e| {
+        exited |= matches!(e, Event::Exited { .. });
+        exited
+    });
+    let err = mux.write_stdin(id, b"anyone?\n").expect_err("dead child");
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::NotFound
+        ),
+        "{err:?}"
+    );
+
+    // A live child that never reads and exits while we write: BrokenPipe, reported.
+    let mut cmd = child(&["sleep", "200"]);
+    cmd.stdin(Stdio::Capture);
+    let id = mux.spawn(&cmd).expect("spawn");
+    let big = vec![b'x'; 4 << 20];
+    mux.write_stdin(id, &big).expect("queued");
+    assert!(mux.stdin_queued(id) > 0, "a pipe cannot take 4 MiB at once");
+    let evs = run_to_end(&mut mux);
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, Ev::StdinFailed(c, io::ErrorKind::BrokenPipe, n) if *c == id && *n > 0)
+        ),
+        "{evs:?}"
+    );
+    assert_eq!(exit_of(&evs, id), Exit::Code(0));
+}
+
+#[test]
+fn waker_from_another_thread() {
+    let mut mux = Mux::new().expect("mux");
+    let waker = mux.waker(7);
+    let other = mux.waker(8);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake().expect("wake");
+        waker.wake().expect("wake again");
+    });
+    let mut got = Vec::new();
+    run_until(&mut mux, |_, e| {
+        if let Event::Woken(t) = e {
+            got.push(t);
+        }
+        true
+    });
+    t.join().expect("thread");
+    assert_eq!(got, [7]);
+    other.wake().expect("wake");
+    let mut events = spawnmux::Events::new();
+    mux.wait(&mut events, Some(Duration::from_secs(10)))
+        .expect("wait");
+    assert_eq!(
+        events.iter().map(Ev::from).collect::<Vec<_>>(),
+        [Ev::Woken(8)]
+    );
+    // Nothing pending any more: a short wait times out with no events.
+    assert_eq!(
+        mux.wait(&mut events, Some(Duration::from_millis(20)))
+            .expect("wait"),
+        0
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn own_sockets_in_the_same_loop() {
+    use std::os::unix::net::UnixStream;
+    let mut mux = Mux::new().expect("mux");
+    let (a, mut b) = UnixStream::pair().expect("pair");
+    a.set_nonblocking(true).expect("nonblocking");
+    let src = mux.add_source(a, Interest::Readable).expect("add");
+    let id = mux
+        .spawn(&child(&["sleep", "50", "out", r"child\n"]))
+        .expect("spawn");
+    b.write_all(b"ping").expect("write");
+    let mut ready = false;
+    let mut line = false;
+    run_until(&mut mux, |_, e| {
+        match e {
+            Event::Ready(r) => {
+                assert_eq!(r.source, src);
+                assert!(r.readable);
+                ready = true;
+            }
+            Event::Output(o) => line = o.child == id,
+            _ => {}
+        }
+        ready && line
+    });
+    let mut buf = [0u8; 8];
+    let n =
+        io::Read::read(mux.source_mut::<UnixStream>(src).expect("source"), &mut buf).expect("read");
+    assert_eq!(&buf[..n], b"ping");
+    mux.set_interest(src, Interest::None).expect("interest");
+    let back: UnixStream = mux.remove_source(src).expect("remove");
+    drop(back);
+    assert!(mux.source::<UnixStream>(src).is_none());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_grandchild_holding_stdout_does_not_delay_exit_and_terminate_kills_it() {
+    let mut mux = Mux::new().expect("mux");
+    let id = mux.spawn(&child(&["grandchild", "60000"])).expect("spawn");
+    let mut grandchild = None;
+    let mut exited = None;
+    run_until(&mut mux, |_, e| {
+        match e {
+            Event::Output(o) => grandchild = util::number_after(o.bytes, "grandchild "),
+            Event::Exited { exit, .. } => exited = Some(exit),
+            Event::Closed { .. } => panic!("stdout closed while the grandchild holds it"),
+            _ => {}
+        }
+        exited.is_some()
+    });
+    assert_eq!(exited, Some(Exit::Code(0)));
+    let grandchild = grandchild.expect("grandchild pid printed before exit");
+    assert!(!util::gone(grandchild), "grandchild must still run");
+    assert_eq!(
+        mux.len(),
+        1,
+        "the child stays tracked while its streams are open"
+    );
+    assert_eq!(mux.running(), 0);
+    // Terminating the (exited) child reaches its process group: the grandchild.
+    mux.terminate(id).expect("terminate");
+    let evs = run_to_end(&mut mux);
+    assert!(evs.contains(&Ev::Closed(id, Stream::Stdout)), "{evs:?}");
+    assert!(evs.contains(&Ev::Closed(id, Stream::Stderr)), "{evs:?}");
+    util::wait_gone(grandchild);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn terminate_kills_the_whole_tree_of_a_running_child() {
+    let mut mux = Mux::new().expect("mux");
+    let id = mux
+        .spawn(&child(&["grandchild", "60000", "sleep", "60000"]))
+        .expect("spawn");
+    let mut grandchild = None;
+    run_until(&mut mux, |_, e| {
+        if let Event::Output(o) = e {
+            grandchild = util::number_after(o.bytes, "grandchild ");
+        }
+        grandchild.is_some()
+    });
+    mux.terminate(id).expect("terminate");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(exit_of(&evs, id), Exit::Signal(15));
+    util::wait_gone(grandchild.expect("pid"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn siblings_inherit_nothing_eof_arrives_when_the_child_exits() {
+    let mut mux = Mux::new().expect("mux");
+    // B runs long and is spawned first, A second: if A had inherited B's pipe ends or the
+    // other way round, A's EOF would wait for B.
+    let b = mux.spawn(&child(&["sleep", "60000"])).expect("spawn b");
+    let a = mux
+        .spawn(&child(&["fds", "sleep", "100"]))
+        .expect("spawn a");
+    let mut a_closed = 0;
+    let mut fds = None;
+    run_until(&mut mux, |_, e| {
+        match e {
+            Event::Output(o) if o.child == a => fds = Some(o.text().into_owned()),
+            Event::Closed { child, .. } if child == a => a_closed += 1,
+            Event::Closed { child, .. } if child == b => panic!("B's streams closed"),
+            _ => {}
+        }
+        a_closed == 2
+    });
+    // Only stdio, plus whatever this test process itself inherited without close-on-exec
+    // from whoever started it (not ours to judge).
+    let mut expect = vec![0, 1, 2];
+    expect.extend(util::inheritable_fds().into_iter().filter(|fd| *fd > 2));
+    let expect = format!(
+        "fds {}",
+        expect
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(fds, Some(expect), "the child must inherit only stdio");
+    assert_eq!(mux.running(), 1, "B still runs");
+    mux.kill(b).expect("kill");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(exit_of(&evs, b), Exit::Signal(9));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn drop_kills_and_reaps_every_child_no_zombies() {
+    let mut mux = Mux::new().expect("mux");
+    let mut pids = Vec::new();
+    for _ in 0..10 {
+        let id = mux
+            .spawn(&child(&["ignore-term", "sleep", "60000"]))
+            .expect("spawn");
+        pids.push(mux.pid(id).expect("pid"));
+    }
+    let gc = mux
+        .spawn(&child(&["grandchild", "60000", "sleep", "60000"]))
+        .expect("spawn");
+    let mut grandchild = None;
+    run_until(&mut mux, |_, e| {
+        if let Event::Output(o) = e {
+            if o.child == gc {
+                grandchild = util::number_after(o.bytes, "grandchild ");
+            }
+        }
+        grandchild.is_some()
+    });
+    pids.push(mux.pid(gc).expect("pid"));
+    drop(mux);
+    // Our own children must be reaped already (no zombie, no waiting).
+    for pid in &pids {
+        assert!(util::gone(*pid), "child {pid} left behind");
+    }
+    util::wait_gone(grandchild.expect("pid"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn shutdown_terminates_then_kills_and_reports_every_exit() {
+    let mut mux = Mux::new().expect("mux");
+    let polite = mux.spawn(&child(&["forever", "10"])).expect("spawn");
+    let stubborn = mux
+        .spawn(&child(&["ignore-term", "forever", "10"]))
+        .expect("spawn");
+    // Wait until the stubborn one has installed its handler.
+    run_until(
+        &mut mux,
+        |_, e| matches!(e, Event::Output(o) if o.child == stubborn && o.bytes == b"ignoring term"),
+    );
+    let mut exits = Vec::new();
+    mux.shutdown(Duration::from_millis(300), |e| {
+        if let Event::Exited { child, exit, .. } = e {
+            exits.push((child, exit));
+        }
+    })
+    .expect("shutdown");
+    exits.sort_by_key(|e| e.0);
+    let mut expect = vec![(polite, Exit::Signal(15)), (stubborn, Exit::Signal(9))];
+    expect.sort_by_key(|e| e.0);
+    assert_eq!(exits, expect);
+    assert!(mux.is_empty());
+    assert_eq!(mux.running(), 0);
+}
+
+#[test]
+fn partial_line_is_flushed_after_idle_time_when_asked() {
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["out", "Password: ", "sleep", "300", "out", r"ok\n"]);
+    cmd.flush_partial_after(Duration::from_millis(50));
+    let id = mux.spawn(&cmd).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    let pieces: Vec<(Vec<u8>, bool, bool)> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Line {
+                child,
+                bytes,
+                newline,
+                continued,
+                ..
+            } if *child == id => Some((bytes.clone(), *newline, *continued)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pieces,
+        [
+            (b"Password: ".to_vec(), false, false),
+            (b"ok".to_vec(), true, true)
+        ]
+    );
+}
+
+#[test]
+fn children_can_be_spawned_from_a_thread_that_then_exits() {
+    // With die_with_parent on, a child forked by a thread that exits would get its
+    // parent-death signal at once (Linux); spawnmux must prevent that.
+    let mut mux = std::thread::spawn(|| {
+        let mut mux = Mux::new().expect("mux");
+        mux.spawn(&child(&["sleep", "300", "out", r"alive\n"]))
+            .expect("spawn");
+        mux
+    })
+    .join()
+    .expect("thread");
+    let evs = run_to_end(&mut mux);
+    let id = mux_child(&evs);
+    assert_eq!(lines_of(&evs, id, Stream::Stdout), [b"alive".to_vec()]);
+    assert_eq!(exit_of(&evs, id), Exit::Code(0));
+}
+
+fn mux_child(evs: &[Ev]) -> spawnmux::ChildId {
+    evs.iter()
+        .find_map(|e| match e {
+            Ev::Exited(c, _) => Some(*c),
+            _ => None,
+        })
+        .expect("an exit")
+}
+
+#[test]
+fn stdout_to_a_file_and_stderr_captured() {
+    let path = std::env::temp_dir().join(format!("spawnmux-test-{}.out", std::process::id()));
+    let file = std::fs::File::create(&path).expect("create");
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["out", r"to file\n", "err", r"to mux\n"]);
+    cmd.stdout(Stdio::File(file));
+    let id = mux.spawn(&cmd).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(lines_of(&evs, id, Stream::Stdout), Vec::<Vec<u8>>::new());
+    assert_eq!(lines_of(&evs, id, Stream::Stderr), [b"to mux".to_vec()]);
+    assert!(!evs.contains(&Ev::Closed(id, Stream::Stdout)));
+    assert_eq!(std::fs::read(&path).expect("read"), b"to file\n");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn names_default_to_the_program_and_can_be_set() {
+    let mut mux = Mux::new().expect("mux");
+    let plain = mux
+        .spawn(&child(&["out", r"x\n", "sleep", "60000"]))
+        .expect("spawn");
+    let mut cmd = child(&["out", r"y\n", "sleep", "60000"]);
+    cmd.name("web");
+    let named = mux.spawn(&cmd).expect("spawn");
+    let mut names = Vec::new();
+    run_until(&mut mux, |mux, e| {
+        if let Event::Output(o) = e {
+            assert_eq!(mux.name(o.child), Some(o.name));
+            names.push((o.child, o.name.to_string()));
+        }
+        names.len() == 2
+    });
+    names.sort();
+    let exe = if cfg!(windows) {
+        "spawnmux-testchild.exe"
+    } else {
+        "spawnmux-testchild"
+    };
+    assert_eq!(
+        names,
+        [(plain, exe.to_string()), (named, "web".to_string())]
+    );
+}

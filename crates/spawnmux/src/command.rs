@@ -1,0 +1,224 @@
+//! [`Command`]: what to run and how its standard streams are connected.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::framing::FramingOptions;
+
+/// The default maximum line length: 1 MiB.
+pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
+
+/// Where a child's standard stream goes.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Stdio {
+    /// Captured by the [`Mux`](crate::Mux): output arrives as [`Event`](crate::Event)s, input is
+    /// written with [`Mux::write_stdin`](crate::Mux::write_stdin).
+    Capture,
+    /// The parent's own stream.
+    Inherit,
+    /// The null device.
+    Null,
+    /// A file (for stdin: read from it; for stdout/stderr: written to it). The handle is
+    /// duplicated at each spawn, so one `Command` can be spawned many times.
+    File(File),
+}
+
+/// What to run, and how: a builder like [`std::process::Command`], spawned with
+/// [`Mux::spawn`](crate::Mux::spawn).
+///
+/// Defaults: stdout and stderr [captured](Stdio::Capture), stdin [null](Stdio::Null) (a helper
+/// reading the terminal would fight with you for it), the parent's environment and working
+/// directory, lines of at most [`DEFAULT_MAX_LINE_LEN`] bytes, and
+/// [`die_with_parent`](Command::die_with_parent) on.
+///
+/// Every child runs in a process group of its own (on Windows: a new process group and a job
+/// object), so that [`Mux::terminate`](crate::Mux::terminate) reaches its whole tree and a
+/// Ctrl-C in your terminal reaches only you: you decide how your children stop.
+///
+/// ```
+/// use spawnmux::{Command, Stdio};
+///
+/// let mut cmd = Command::new("cargo");
+/// cmd.args(["build", "--release"])
+///     .env("CARGO_TERM_COLOR", "never")
+///     .current_dir("/tmp")
+///     .stdin(Stdio::Null)
+///     .name("build");
+/// assert_eq!(cmd.get_name(), "build");
+/// ```
+#[derive(Debug)]
+pub struct Command {
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, Option<OsString>)>,
+    pub(crate) env_clear: bool,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Stdio,
+    pub(crate) stdout: Stdio,
+    pub(crate) stderr: Stdio,
+    pub(crate) name: Option<String>,
+    pub(crate) framing: FramingOptions,
+    pub(crate) flush_partial_after: Option<Duration>,
+    pub(crate) die_with_parent: bool,
+}
+
+impl Command {
+    /// A command running `program`, looked up in `PATH` if it has no directory part.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            env_clear: false,
+            cwd: None,
+            stdin: Stdio::Null,
+            stdout: Stdio::Capture,
+            stderr: Stdio::Capture,
+            name: None,
+            framing: FramingOptions {
+                max_line: Some(DEFAULT_MAX_LINE_LEN),
+                strip_cr: false,
+            },
+            flush_partial_after: None,
+            die_with_parent: true,
+        }
+    }
+
+    /// Adds one argument, passed as is (no shell, no splitting).
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds several arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Removes an environment variable for the child.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Starts the child with an empty environment (plus what [`env`](Command::env) adds).
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The child's working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Where the child's stdin comes from (default: [`Stdio::Null`]).
+    pub fn stdin(&mut self, stdio: Stdio) -> &mut Command {
+        self.stdin = stdio;
+        self
+    }
+
+    /// Where the child's stdout goes (default: [`Stdio::Capture`]).
+    pub fn stdout(&mut self, stdio: Stdio) -> &mut Command {
+        self.stdout = stdio;
+        self
+    }
+
+    /// Where the child's stderr goes (default: [`Stdio::Capture`]).
+    pub fn stderr(&mut self, stdio: Stdio) -> &mut Command {
+        self.stderr = stdio;
+        self
+    }
+
+    /// The name carried by this child's events (default: the program's file name).
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Command {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The name events will carry: the one set with [`name`](Command::name), else the
+    /// program's file name.
+    pub fn get_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let p = Path::new(&self.program);
+        p.file_name()
+            .unwrap_or(p.as_os_str())
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// The program.
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments.
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(|a| a.as_os_str())
+    }
+
+    /// Lines longer than `max` bytes are delivered in pieces of `max` bytes (see
+    /// [`Output`](crate::Output)); this bounds the memory held per stream. Default: 1 MiB.
+    /// A `max` of 0 is treated as 1.
+    pub fn max_line_len(&mut self, max: usize) -> &mut Command {
+        self.framing.max_line = Some(max);
+        self
+    }
+
+    /// Removes a `\r` before each `\n` (Windows line endings). Default: off, bytes are kept.
+    pub fn strip_cr(&mut self, strip: bool) -> &mut Command {
+        self.framing.strip_cr = strip;
+        self
+    }
+
+    /// Delivers output as raw chunks, one [`Output`](crate::Output) per read, instead of lines.
+    pub fn raw_chunks(&mut self) -> &mut Command {
+        self.framing.max_line = None;
+        self
+    }
+
+    /// Delivers an unfinished line (a prompt, a progress bar) once the stream has been quiet for
+    /// `idle`, instead of holding it until its newline. Default: held until newline or EOF.
+    pub fn flush_partial_after(&mut self, idle: Duration) -> &mut Command {
+        self.flush_partial_after = Some(idle);
+        self
+    }
+
+    /// Makes the child die when this process dies, even by `SIGKILL` (default: on).
+    ///
+    /// # Platform specific behavior
+    /// - Linux: `PR_SET_PDEATHSIG` (`SIGKILL`) in the child. The kernel ties it to the
+    ///   *thread* that forked, so spawnmux forks children from the main thread or from one
+    ///   long-lived internal spawner thread, never from a thread that may exit first. It covers
+    ///   the child itself; grandchildren are reached by the process-group kill on
+    ///   [`Mux`](crate::Mux) drop and shutdown, not by a SIGKILL of the parent.
+    /// - Windows: the job object's `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` (the whole tree).
+    /// - macOS and BSD: no kernel mechanism exists without a watcher process; the option is
+    ///   accepted and has no effect there.
+    ///
+    /// Off, spawns may use the faster `posix_spawn` path on Unix.
+    pub fn die_with_parent(&mut self, on: bool) -> &mut Command {
+        self.die_with_parent = on;
+        self
+    }
+}

@@ -1,0 +1,298 @@
+//! Bytes to lines (or chunks), with the partial line carried between reads.
+//!
+//! Pure logic, no OS calls. The framer works *in place* on the [`Events`](crate::Events) byte
+//! arena: before a read, [`Framer::begin`] appends the carried partial line to the arena, the
+//! read appends new bytes right after it, and [`Framer::frame`] then cuts the new region into
+//! pieces that point into the arena. Complete lines are never copied; only the trailing partial
+//! line (usually a few bytes) is moved back into the carry. Memory per stream is bounded by the
+//! maximum line length.
+
+/// How a captured stream is cut into [`Output`](crate::Output) events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FramingOptions {
+    /// `None`: raw chunks, one event per read. `Some(max)`: lines of at most `max` bytes.
+    pub(crate) max_line: Option<usize>,
+    /// Remove a `\r` that precedes the `\n`.
+    pub(crate) strip_cr: bool,
+}
+
+/// One event's worth of bytes: `arena[start..end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// The piece ended with a line terminator (not included in `start..end`).
+    pub(crate) newline: bool,
+    /// The piece continues a line begun in an earlier piece.
+    pub(crate) continued: bool,
+}
+
+/// Per-stream framing state.
+#[derive(Debug)]
+pub(crate) struct Framer {
+    opts: FramingOptions,
+    /// Bytes of a line that has not ended yet.
+    carry: Vec<u8>,
+    /// An earlier piece of the current line has been emitted already.
+    in_line: bool,
+}
+
+impl Framer {
+    pub(crate) fn new(opts: FramingOptions) -> Framer {
+        Framer {
+            opts,
+            carry: Vec::new(),
+            in_line: false,
+        }
+    }
+
+    /// Bytes held back waiting for the end of their line.
+    pub(crate) fn pending(&self) -> usize {
+        self.carry.len()
+    }
+
+    /// Appends the carried partial line to `arena`; returns where the unframed region starts.
+    /// The caller then appends freshly read bytes and calls [`Framer::frame`].
+    pub(crate) fn begin(&mut self, arena: &mut Vec<u8>) -> usize {
+        let start = arena.len();
+        arena.extend_from_slice(&self.carry);
+        self.carry.clear();
+        start
+    }
+
+    /// Cuts `arena[start..]` into pieces. A trailing partial line is moved back into the carry
+    /// (and removed from `arena`) unless `eof`, in which case it is emitted without `newline`.
+    pub(crate) fn frame(
+        &mut self,
+        arena: &mut Vec<u8>,
+        start: usize,
+        eof: bool,
+        out: &mut impl FnMut(Piece),
+    ) {
+        let Some(max) = self.opts.max_line else {
+            if arena.len() > start {
+                out(Piece {
+                    start,
+                    end: arena.len(),
+                    newline: false,
+                    continued: false,
+                });
+            }
+            return;
+        };
+        let max = max.max(1);
+        let mut pos = start;
+        while let Some(i) = memchr::memchr(b'\n', &arena[pos..]) {
+            let nl = pos + i;
+            self.emit_line(arena, pos, nl, max, out);
+            pos = nl + 1;
+        }
+        // `pos..` has no newline: emit full-size pieces while more than `max` bytes remain
+        // (exactly `max` are kept: if the newline comes next, that piece ends the line).
+        while arena.len() - pos > max {
+            self.emit(pos, pos + max, false, out);
+            pos += max;
+        }
+        if eof {
+            if arena.len() > pos {
+                self.emit(pos, arena.len(), false, out);
+            }
+            self.in_line = false;
+        } else {
+            self.carry.extend_from_slice(&arena[pos..]);
+            arena.truncate(pos);
+        }
+    }
+
+    /// Emits the carried partial line now (a prompt, a progress bar) as a piece without
+    /// `newline`; the rest of the line will follow as `continued` pieces.
+    pub(crate) fn flush(&mut self, arena: &mut Vec<u8>, out: &mut impl FnMut(Piece)) {
+        if self.carry.is_empty() {
+            return;
+        }
+        let start = self.begin(arena);
+        let end = arena.len();
+        self.emit(start, end, false, out);
+    }
+
+    /// `arena[pos..nl]` is a complete line (`arena[nl] == b'\n'`).
+    fn emit_line(
+        &mut self,
+        arena: &[u8],
+        mut pos: usize,
+        nl: usize,
+        max: usize,
+        out: &mut impl FnMut(Piece),
+    ) {
+        let mut end = nl;
+        if self.opts.strip_cr && end > pos && arena[end - 1] == b'\r' {
+            end -= 1;
+        }
+        while end - pos > max {
+            self.emit(pos, pos + max, false, out);
+            pos += max;
+        }
+        self.emit(pos, end, true, out);
+    }
+
+    fn emit(&mut self, start: usize, end: usize, newline: bool, out: &mut impl FnMut(Piece)) {
+        out(Piece {
+            start,
+            end,
+            newline,
+            continued: self.in_line,
+        });
+        self.in_line = !newline;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(max: usize, strip_cr: bool) -> Framer {
+        Framer::new(FramingOptions {
+            max_line: Some(max),
+            strip_cr,
+        })
+    }
+
+    /// Feeds `chunks` (then EOF if `eof`) and returns (text, newline, continued) per piece.
+    fn run(f: &mut Framer, chunks: &[&[u8]], eof: bool) -> Vec<(Vec<u8>, bool, bool)> {
+        let mut got = Vec::new();
+        let mut arena = Vec::new();
+        let n = chunks.len();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let start = f.begin(&mut arena);
+            arena.extend_from_slice(chunk);
+            let mut pieces = Vec::new();
+            f.frame(&mut arena, start, eof && i + 1 == n, &mut |p| {
+                pieces.push(p)
+            });
+            for p in pieces {
+                got.push((arena[p.start..p.end].to_vec(), p.newline, p.continued));
+            }
+            arena.clear();
+        }
+        got
+    }
+
+    fn p(s: &str, newline: bool, continued: bool) -> (Vec<u8>, bool, bool) {
+        (s.as_bytes().to_vec(), newline, continued)
+    }
+
+    #[test]
+    fn splits_lines_and_carries_partials() {
+        let mut f = lines(100, false);
+        let got = run(&mut f, &[b"ab\ncd", b"ef\n\ngh"], true);
+        assert_eq!(
+            got,
+            vec![
+                p("ab", true, false),
+                p("cdef", true, false),
+                p("", true, false),
+                p("gh", false, false),
+            ]
+        );
+        assert_eq!(f.pending(), 0);
+    }
+
+    #[test]
+    fn partial_without_eof_stays_in_carry() {
+        let mut f = lines(100, false);
+        assert_eq!(run(&mut f, &[b"abc"], false), vec![]);
+        assert_eq!(f.pending(), 3);
+    }
+
+    #[test]
+    fn strip_cr_only_before_newline() {
+        let mut f = lines(100, true);
+        let got = run(&mut f, &[b"a\r\nb\rc\r", b"\n\r"], true);
+        assert_eq!(
+            got,
+            vec![
+                p("a", true, false),
+                p("b\rc", true, false),
+                p("\r", false, false)
+            ]
+        );
+        let mut keep = lines(100, false);
+        assert_eq!(
+            run(&mut keep, &[b"a\r\n"], true),
+            vec![p("a\r", true, false)]
+        );
+    }
+
+    #[test]
+    fn long_lines_come_in_bounded_pieces() {
+        let mut f = lines(4, false);
+        let got = run(&mut f, &[b"abcdefghij\nxy", b"z0123", b"45\n"], true);
+        assert_eq!(
+            got,
+            vec![
+                p("abcd", false, false),
+                p("efgh", false, true),
+                p("ij", true, true),
+                p("xyz0", false, false),
+                p("1234", false, true),
+                p("5", true, true),
+            ]
+        );
+        // The carry never exceeds the maximum.
+        let mut g = lines(4, false);
+        run(&mut g, &[b"abcdefg"], false);
+        assert!(g.pending() <= 4);
+    }
+
+    #[test]
+    fn exact_multiple_of_max_ends_with_newline_piece() {
+        let mut f = lines(3, false);
+        let got = run(&mut f, &[b"abcdef\n"], true);
+        assert_eq!(got, vec![p("abc", false, false), p("def", true, true)]);
+    }
+
+    #[test]
+    fn flush_emits_partial_and_marks_continuation() {
+        let mut f = lines(100, false);
+        let mut arena = Vec::new();
+        let start = f.begin(&mut arena);
+        arena.extend_from_slice(b"Password: ");
+        f.frame(&mut arena, start, false, &mut |_| {
+            panic!("no complete line yet")
+        });
+        let mut pieces = Vec::new();
+        f.flush(&mut arena, &mut |p| pieces.push(p));
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(&arena[pieces[0].start..pieces[0].end], b"Password: ");
+        assert!(!pieces[0].newline && !pieces[0].continued);
+        let got = run(&mut f, &[b"ok\n"], false);
+        assert_eq!(got, vec![p("ok", true, true)]);
+    }
+
+    #[test]
+    fn chunk_mode_passes_reads_through() {
+        let mut f = Framer::new(FramingOptions {
+            max_line: None,
+            strip_cr: true,
+        });
+        let got = run(&mut f, &[b"a\r\nb", b"c"], true);
+        assert_eq!(got, vec![p("a\r\nb", false, false), p("c", false, false)]);
+    }
+
+    #[test]
+    fn arbitrary_splits_give_the_same_lines() {
+        let data: Vec<u8> = (0..2000u32)
+            .flat_map(|i| format!("line {i} {}\n", "x".repeat((i % 37) as usize)).into_bytes())
+            .collect();
+        let whole = run(&mut lines(1 << 20, false), &[&data], true);
+        for step in [1usize, 7, 64, 4096] {
+            let chunks: Vec<&[u8]> = data.chunks(step).collect();
+            assert_eq!(
+                run(&mut lines(1 << 20, false), &chunks, true),
+                whole,
+                "step {step}"
+            );
+        }
+        assert_eq!(whole.len(), 2000);
+    }
+}

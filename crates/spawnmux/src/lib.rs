@@ -1,0 +1,80 @@
+//! Spawn child processes and handle everything they do — every output line, every exit —
+//! together with wake-ups from other threads and your own sockets, in **one poll loop with no
+//! thread per child**, on Linux, macOS and Windows.
+//!
+//! ```no_run
+//! use spawnmux::{Command, Event, Events, Mux, Stream};
+//!
+//! let mut mux = Mux::new()?;
+//! for word in ["one", "two"] {
+//!     let mut cmd = Command::new("echo");
+//!     cmd.arg(word).name(word);
+//!     mux.spawn(&cmd)?;
+//! }
+//! let mut events = Events::new();
+//! while mux.running() > 0 {
+//!     mux.wait(&mut events, None)?;
+//!     for event in &events {
+//!         match event {
+//!             Event::Output(out) if out.stream == Stream::Stdout => {
+//!                 println!("[{}][info]: {}", out.name, out.text())
+//!             }
+//!             Event::Output(out) => println!("[{}][warning]: {}", out.name, out.text()),
+//!             Event::Exited { name, exit, .. } => println!("{name} ended: {exit}"),
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! # Concepts
+//! - [`Command`] describes a child: program, arguments, environment, working directory, and
+//!   for each standard stream whether it is [captured](Stdio::Capture), inherited, null or a
+//!   file. It is built on [`std::process::Command`] on Unix.
+//! - [`Mux`] owns a poller and the children. [`Mux::spawn`] starts one and returns its
+//!   [`ChildId`]; [`Mux::wait`] fills an [`Events`] buffer with what happened.
+//! - [`Event`]: an output line ([`Output`]: bytes, never assumed to be UTF-8, with `newline`
+//!   and `continued` flags for partial and over-long lines), a stream's end ([`Event::Closed`]),
+//!   an exit ([`Event::Exited`] with a portable [`Exit`]), a failed stdin write, a wake-up
+//!   ([`Event::Woken`]) or readiness of one of your sources ([`Event::Ready`]).
+//! - [`Waker`] wakes the loop from any thread: the way to bring a non-pollable event source
+//!   (a file watcher, a channel) into the same loop.
+//! - Termination: [`Mux::terminate`] and [`Mux::kill`] reach the child's whole process tree;
+//!   [`Mux::shutdown`] stops everything gracefully; dropping the `Mux` kills and reaps every
+//!   child.
+//! - With the `tracing` feature, [`trace::log_event`] logs output the way the seed's Qgoda does:
+//!   stdout at INFO, stderr at WARN, with the child's name as a field.
+//!
+//! # Guarantees
+//! - Lossless: every byte a child writes to a captured stream is delivered, once, in order.
+//! - [`Event::Exited`] comes after every byte the child wrote before exiting. A grandchild that
+//!   keeps the stream open does not delay it; what it writes later follows, then
+//!   [`Event::Closed`].
+//! - Memory per stream is bounded by the maximum line length ([`Command::max_line_len`]).
+//! - No thread per child, no `waitpid(-1)`, no `SIGPIPE`, no fd or handle leaks into other
+//!   children (every fd is close-on-exec; on Windows only the child's own handles are
+//!   inherited).
+//!
+//! # Platforms
+//! | | output | exit detection | tree termination | die with parent |
+//! |---|---|---|---|---|
+//! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | `PR_SET_PDEATHSIG` |
+//! | macOS, BSD | pipes + kqueue | kqueue `EVFILT_PROC` | process group | — |
+//! | Windows | *coming (issue 3)*: overlapped pipes or socket pairs + IOCP | process handle | job object | job object |
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod command;
+mod error;
+mod event;
+mod framing;
+mod mux;
+mod sys;
+#[cfg(feature = "tracing")]
+pub mod trace;
+
+pub use command::{Command, Stdio, DEFAULT_MAX_LINE_LEN};
+pub use event::{ChildId, Event, Events, Exit, Iter, Output, Readiness, SourceId, Stream};
+pub use mux::{Interest, Mux, Source, Waker};

@@ -1,0 +1,41 @@
+//! The platform layer. Everything OS-specific lives below this module; the rest of the crate
+//! uses only the items listed here, which every backend provides with the same signatures:
+//!
+//! - `spawn(&Command) -> io::Result<Spawned>`: start the child in its own process group (Unix)
+//!   or process group + job object (Windows), with the captured streams' parent ends
+//!   non-blocking and owned by the returned [`Spawned`].
+//! - `Process`: `pid()`, `try_wait() -> io::Result<Option<Exit>>` (reaps), `wait()` (blocking,
+//!   reaps), `signal_tree(Signal)` (the child and everything in its group/job).
+//! - `Reader`: a captured output stream. `register(&Poller, key)` / `deregister(&Poller)` in
+//!   level-triggered mode, and `read_into(&mut Vec<u8>, max) -> io::Result<usize>` which appends
+//!   up to `max` bytes, returns `Ok(0)` at EOF and `WouldBlock` when nothing is ready.
+//! - `Writer`: a captured stdin. `register`, `set_writable(&Poller, key, bool)`, `deregister`,
+//!   and `write(&[u8])`, which never raises `SIGPIPE` (a dead reader is `BrokenPipe`).
+//! - `ExitWatcher`: one per `Mux`; turns "this child exited" into a poller event with the
+//!   child's key, with no thread per child (`watch`, `unwatch`, and `on_global_event` for a
+//!   shared source such as the SIGCHLD self-pipe, whose events use [`GLOBAL_EXIT_KEY`]).
+//! - `SourceHandle`: what a user's own source must be (`AsFd` / `AsSocket`), and
+//!   `register_source` / `modify_source` / `deregister_source`.
+//!
+//! Readiness is a hint everywhere: spurious events are harmless because every read and write
+//! is non-blocking and `try_wait` is checked in a loop.
+
+/// Poller key reserved for the exit watcher's shared source (the SIGCHLD pipe on Unix).
+pub(crate) const GLOBAL_EXIT_KEY: usize = usize::MAX;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;
+
+#[cfg(not(unix))]
+compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and, soon, Windows");
+
+/// The signals the portable API can send to a child's tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Ask politely: SIGTERM (Windows: CTRL_BREAK_EVENT).
+    Terminate,
+    /// Force: SIGKILL (Windows: TerminateJobObject).
+    Kill,
+}

@@ -1,0 +1,67 @@
+//! Unix backend: pipes made by `std::process::Command` (CLOEXEC, posix_spawn where possible),
+//! made non-blocking on the parent's side and polled level-triggered; one process group per
+//! child; exits from pidfd (Linux), kqueue `EVFILT_PROC` (macOS, BSD) or a SIGCHLD self-pipe.
+//!
+//! Cost per child: two or three pipe fds and, on Linux, one pidfd. No threads: the only thread
+//! spawnmux may start is the process-wide spawner used for `PR_SET_PDEATHSIG` (see `spawn.rs`).
+
+mod exit;
+mod pipe;
+mod spawn;
+
+pub(crate) use exit::{ExitWatcher, Watch};
+pub(crate) use pipe::{Reader, Writer};
+pub(crate) use spawn::{spawn, Process};
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use polling::{Event, PollMode, Poller};
+
+/// The borrowed OS handle of a user's source.
+pub(crate) type Handle<'a> = BorrowedFd<'a>;
+
+/// What a user's own source must provide to be polled.
+pub(crate) trait SourceHandle {
+    fn handle(&self) -> BorrowedFd<'_>;
+}
+
+impl<T: AsFd> SourceHandle for T {
+    fn handle(&self) -> BorrowedFd<'_> {
+        self.as_fd()
+    }
+}
+
+/// Registers `fd` level-triggered with `interest`.
+///
+/// The caller must call [`deregister`] before `fd` is closed.
+pub(crate) fn register(poller: &Poller, fd: BorrowedFd<'_>, interest: Event) -> io::Result<()> {
+    // SAFETY: every caller (Reader, Writer, ExitWatcher, Mux for user sources) owns the fd and
+    // deletes it from the poller before dropping it; see the `Drop`/`deregister` paths there.
+    unsafe { poller.add_with_mode(fd.as_raw_fd(), interest, PollMode::Level) }
+}
+
+/// Changes the interest of a registered fd.
+pub(crate) fn modify(poller: &Poller, fd: BorrowedFd<'_>, interest: Event) -> io::Result<()> {
+    poller.modify_with_mode(fd, interest, PollMode::Level)
+}
+
+/// Removes a registered fd (errors ignored: the fd may already be gone from the poller).
+pub(crate) fn deregister(poller: &Poller, fd: BorrowedFd<'_>) {
+    let _ = poller.delete(fd);
+}
+
+/// Registers a user's source (owned by the `Mux` until it deregisters it).
+pub(crate) fn register_source(poller: &Poller, fd: Handle<'_>, interest: Event) -> io::Result<()> {
+    register(poller, fd, interest)
+}
+
+/// Changes a user's source's interest.
+pub(crate) fn modify_source(poller: &Poller, fd: Handle<'_>, interest: Event) -> io::Result<()> {
+    modify(poller, fd, interest)
+}
+
+/// Removes a user's source.
+pub(crate) fn deregister_source(poller: &Poller, fd: Handle<'_>) {
+    deregister(poller, fd)
+}
