@@ -85,7 +85,7 @@ fn print_event(
             out.write_all(b"\n")
         }
         Event::Exited { child, exit, .. } => {
-            writeln!(out, "[child {}] terminated ({exit}).", pids[&child])
+            writeln!(out, "[child {}] terminated: {exit}", pids[&child])
         }
         _ => Ok(()),
     }

@@ -663,3 +663,64 @@ fn names_default_to_the_program_and_can_be_set() {
         [(plain, exe.to_string()), (named, "web".to_string())]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn any_signal_through_the_unix_extension() {
+    use spawnmux::os::unix::MuxExt;
+    let mut mux = Mux::new().expect("mux");
+    let id = mux.spawn(&child(&["sleep", "60000"])).expect("spawn");
+    let err = mux.signal(id, 12345).expect_err("not a signal");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    mux.signal(id, libc::SIGINT).expect("SIGINT");
+    let evs = run_to_end(&mut mux);
+    assert_eq!(exit_of(&evs, id), Exit::Signal(libc::SIGINT));
+}
+
+#[test]
+fn tracing_sink_logs_stdout_at_info_and_stderr_at_warn() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["out", r"hello\n", "err", r"careful\n", "exit", "4"]);
+    cmd.name("web");
+    mux.spawn(&cmd).expect("spawn");
+    tracing::subscriber::with_default(subscriber, || {
+        let mut events = spawnmux::Events::new();
+        while !mux.is_empty() {
+            mux.wait(&mut events, Some(util::DEADLINE)).expect("wait");
+            events.iter().for_each(spawnmux::trace::log_event);
+        }
+    });
+    let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
+    // stdout and stderr are separate pipes: their relative order is not defined.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            r#" INFO spawnmux::child: hello child="web" stream="stdout""#,
+            r#" WARN spawnmux::child: careful child="web" stream="stderr""#,
+            r#" WARN spawnmux::child: exited (exit code 4) child="web""#,
+        ],
+        "{text}"
+    );
+}

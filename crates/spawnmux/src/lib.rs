@@ -2,29 +2,34 @@
 //! together with wake-ups from other threads and your own sockets, in **one poll loop with no
 //! thread per child**, on Linux, macOS and Windows.
 //!
-//! ```no_run
+//! ```
 //! use spawnmux::{Command, Event, Events, Mux, Stream};
 //!
 //! let mut mux = Mux::new()?;
-//! for word in ["one", "two"] {
-//!     let mut cmd = Command::new("echo");
-//!     cmd.arg(word).name(word);
+//! // Any program; `rustc` is on every machine that builds this example.
+//! for (name, flag) in [("version", "--version"), ("bogus", "--bogus-flag")] {
+//!     let mut cmd = Command::new("rustc");
+//!     cmd.arg(flag).name(name);
 //!     mux.spawn(&cmd)?;
 //! }
 //! let mut events = Events::new();
-//! while mux.running() > 0 {
+//! let mut exits = Vec::new();
+//! while !mux.is_empty() {
 //!     mux.wait(&mut events, None)?;
 //!     for event in &events {
 //!         match event {
+//!             // stdout is information, stderr a warning: the seed article's Qgoda.
 //!             Event::Output(out) if out.stream == Stream::Stdout => {
 //!                 println!("[{}][info]: {}", out.name, out.text())
 //!             }
 //!             Event::Output(out) => println!("[{}][warning]: {}", out.name, out.text()),
-//!             Event::Exited { name, exit, .. } => println!("{name} ended: {exit}"),
+//!             Event::Exited { name, exit, .. } => exits.push((name.to_string(), exit.success())),
 //!             _ => {}
 //!         }
 //!     }
 //! }
+//! exits.sort();
+//! assert_eq!(exits, [("bogus".to_string(), false), ("version".to_string(), true)]);
 //! # std::io::Result::Ok(())
 //! ```
 //!
@@ -71,6 +76,7 @@ mod error;
 mod event;
 mod framing;
 mod mux;
+pub mod os;
 mod sys;
 #[cfg(feature = "tracing")]
 pub mod trace;

@@ -741,7 +741,7 @@ impl Mux {
         self.signal(id, Signal::Kill)
     }
 
-    fn signal(&mut self, id: ChildId, sig: Signal) -> io::Result<()> {
+    pub(crate) fn signal(&mut self, id: ChildId, sig: Signal) -> io::Result<()> {
         let Some(slot) = self.slot_mut(id) else {
             return Ok(());
         };

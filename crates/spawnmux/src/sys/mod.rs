@@ -38,4 +38,7 @@ pub(crate) enum Signal {
     Terminate,
     /// Force: SIGKILL (Windows: TerminateJobObject).
     Kill,
+    /// A signal by number (Unix only, through `os::unix::MuxExt`).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Raw(i32),
 }

@@ -70,6 +70,9 @@ impl Process {
         let os_sig = match sig {
             Signal::Terminate => OsSignal::TERM,
             Signal::Kill => OsSignal::KILL,
+            Signal::Raw(n) => OsSignal::from_named_raw(n).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{n} is not a signal"))
+            })?,
         };
         let Some(pid) = Pid::from_raw(self.pid() as i32) else {
             return Ok(());

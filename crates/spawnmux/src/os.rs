@@ -1,0 +1,35 @@
+//! Platform-specific extensions, as sealed extension traits: nothing here is needed for
+//! portable use, and nothing portable depends on it.
+
+#[cfg(unix)]
+pub mod unix {
+    //! Unix-only extensions.
+
+    use std::io;
+
+    use crate::sys::Signal;
+    use crate::{ChildId, Mux};
+
+    mod sealed {
+        pub trait Sealed {}
+        impl Sealed for crate::Mux {}
+    }
+
+    /// Unix-only operations on a [`Mux`].
+    pub trait MuxExt: sealed::Sealed {
+        /// Sends signal number `signal` (e.g. `libc::SIGINT`, `libc::SIGHUP`) to the child's
+        /// process group, like [`Mux::terminate`] does with `SIGTERM`. Does nothing for a child
+        /// that has finished.
+        ///
+        /// # Errors
+        /// `InvalidInput` if `signal` is not a signal this platform knows; the OS's error if it
+        /// refuses.
+        fn signal(&mut self, id: ChildId, signal: i32) -> io::Result<()>;
+    }
+
+    impl MuxExt for Mux {
+        fn signal(&mut self, id: ChildId, signal: i32) -> io::Result<()> {
+            Mux::signal(self, id, Signal::Raw(signal))
+        }
+    }
+}
