@@ -474,15 +474,17 @@ fn siblings_inherit_nothing_eof_arrives_when_the_child_exits() {
         .spawn(&child(&["fds", "sleep", "100"]))
         .expect("spawn a");
     let mut a_closed = 0;
+    let mut a_exited = false;
     let mut fds = None;
     run_until(&mut mux, |_, e| {
         match e {
             Event::Output(o) if o.child == a => fds = Some(o.text().into_owned()),
             Event::Closed { child, .. } if child == a => a_closed += 1,
+            Event::Exited { child, .. } if child == a => a_exited = true,
             Event::Closed { child, .. } if child == b => panic!("B's streams closed"),
             _ => {}
         }
-        a_closed == 2
+        a_closed == 2 && a_exited
     });
     // Only stdio, plus whatever this test process itself inherited without close-on-exec
     // from whoever started it (not ours to judge).

@@ -21,7 +21,7 @@
 //! is non-blocking and `try_wait` is checked in a loop.
 
 /// Poller key reserved for the exit watcher's shared source (the SIGCHLD pipe on Unix).
-pub(crate) const GLOBAL_EXIT_KEY: usize = usize::MAX;
+pub(crate) const GLOBAL_EXIT_KEY: usize = usize::MAX - 1; // usize::MAX is polling's own
 
 #[cfg(unix)]
 mod unix;
