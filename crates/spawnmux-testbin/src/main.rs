@@ -358,7 +358,8 @@ mod sys {
 mod sys {
     use std::io;
 
-    use windows_sys::Win32::Foundation::{CloseHandle, BOOL, TRUE};
+    use windows_sys::core::BOOL;
+    use windows_sys::Win32::Foundation::{CloseHandle, TRUE};
     use windows_sys::Win32::System::Console::{
         GetStdHandle, SetConsoleCtrlHandler, STD_OUTPUT_HANDLE,
     };

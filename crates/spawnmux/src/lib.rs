@@ -5,11 +5,16 @@
 //! ```
 //! use spawnmux::{Command, Event, Events, Mux, Stream};
 //!
+//! // Two small shell scripts: one succeeds, one complains on stderr and fails.
+//! let (shell, flag, ok, bad) = if cfg!(windows) {
+//!     ("cmd", "/c", "echo hello", "echo oops 1>&2 & exit 3")
+//! } else {
+//!     ("sh", "-c", "echo hello", "echo oops >&2; exit 3")
+//! };
 //! let mut mux = Mux::new()?;
-//! // Any program; `rustc` is on every machine that builds this example.
-//! for (name, flag) in [("version", "--version"), ("bogus", "--bogus-flag")] {
-//!     let mut cmd = Command::new("rustc");
-//!     cmd.arg(flag).name(name);
+//! for (name, script) in [("ok", ok), ("bad", bad)] {
+//!     let mut cmd = Command::new(shell);
+//!     cmd.args([flag, script]).name(name);
 //!     mux.spawn(&cmd)?;
 //! }
 //! let mut events = Events::new();
@@ -23,13 +28,13 @@
 //!                 println!("[{}][info]: {}", out.name, out.text())
 //!             }
 //!             Event::Output(out) => println!("[{}][warning]: {}", out.name, out.text()),
-//!             Event::Exited { name, exit, .. } => exits.push((name.to_string(), exit.success())),
+//!             Event::Exited { name, exit, .. } => exits.push((name.to_string(), exit.code())),
 //!             _ => {}
 //!         }
 //!     }
 //! }
 //! exits.sort();
-//! assert_eq!(exits, [("bogus".to_string(), false), ("version".to_string(), true)]);
+//! assert_eq!(exits, [("bad".to_string(), Some(3)), ("ok".to_string(), Some(0))]);
 //! # std::io::Result::Ok(())
 //! ```
 //!
@@ -66,7 +71,7 @@
 //! |---|---|---|---|---|
 //! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | `PR_SET_PDEATHSIG` |
 //! | macOS, BSD | pipes + kqueue | kqueue `EVFILT_PROC` | process group | — |
-//! | Windows | *coming (issue 3)*: overlapped pipes or socket pairs + IOCP | process handle | job object | job object |
+//! | Windows | overlapped named pipes (default) or loopback socket pairs, IOCP | process handle (waitable) | job object | job object |
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -70,6 +70,14 @@ impl Interest {
 pub trait Source: std::os::fd::AsFd + Send + 'static {}
 #[cfg(unix)]
 impl<T: std::os::fd::AsFd + Send + 'static> Source for T {}
+/// Something you own that the [`Mux`] can poll: on Unix anything [`AsFd`](std::os::fd::AsFd)
+/// (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows anything `AsSocket`.
+///
+/// Set it non-blocking yourself if you read it until `WouldBlock`.
+#[cfg(windows)]
+pub trait Source: std::os::windows::io::AsSocket + Send + 'static {}
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsSocket + Send + 'static> Source for T {}
 
 /// A type-erased owned source.
 trait AnySource: Send {
@@ -281,11 +289,12 @@ impl Mux {
         let index = self.children.vacant_key();
         let id = ChildId::new(index, self.generation);
         let mut process = spawned.process;
-        let registered = self.register_child(index, &mut process, &spawned.stdout, &spawned.stderr);
+        let (mut stdout, mut stderr) = (spawned.stdout, spawned.stderr);
+        let registered = self.register_child(index, &mut process, &mut stdout, &mut stderr);
         let watch = match registered {
             Ok(watch) => watch,
             Err(e) => {
-                for r in spawned.stdout.iter().chain(spawned.stderr.iter()) {
+                for r in stdout.iter().chain(stderr.iter()) {
                     r.deregister(&self.poller);
                 }
                 let _ = process.signal_tree(Signal::Kill);
@@ -324,7 +333,7 @@ impl Mux {
             process,
             watch: Some(watch),
             exit: None,
-            streams: [out(spawned.stdout), out(spawned.stderr)],
+            streams: [out(stdout), out(stderr)],
             stdin,
             flush_after: cmd.flush_partial_after,
             batch: 0,
@@ -338,8 +347,8 @@ impl Mux {
         &mut self,
         index: usize,
         process: &mut sys::Process,
-        stdout: &Option<sys::Reader>,
-        stderr: &Option<sys::Reader>,
+        stdout: &mut Option<sys::Reader>,
+        stderr: &mut Option<sys::Reader>,
     ) -> io::Result<sys::Watch> {
         if let Some(r) = stdout {
             r.register(&self.poller, key(index, KIND_STDOUT))?;
@@ -435,11 +444,19 @@ impl Mux {
 
     /// Reads what a stream has (bounded), frames it into `events`.
     fn on_output(&mut self, index: usize, stream: usize, events: &mut Events) {
-        self.read_stream(index, stream, events, READS_PER_EVENT * READ_SIZE);
+        self.read_stream(index, stream, events, READS_PER_EVENT * READ_SIZE, false);
     }
 
-    /// Reads up to `budget` bytes from one stream; returns `true` if it reached EOF.
-    fn read_stream(&mut self, index: usize, si: usize, events: &mut Events, budget: usize) -> bool {
+    /// Reads up to `budget` bytes from one stream; returns `true` if it reached EOF. `at_exit`:
+    /// the child has exited, so output still in flight is waited for (`Reader::settle`).
+    fn read_stream(
+        &mut self,
+        index: usize,
+        si: usize,
+        events: &mut Events,
+        budget: usize,
+        at_exit: bool,
+    ) -> bool {
         let batch = self.batch;
         let Some(slot) = self.children.get_mut(index) else {
             return false;
@@ -455,6 +472,7 @@ impl Mux {
         };
         let mut read = 0;
         let mut eof = false;
+        let mut settles = 0;
         while read < budget {
             let start = st.framer.begin(&mut events.bytes);
             let result = st.reader.read_into(&mut events.bytes, READ_SIZE);
@@ -463,6 +481,11 @@ impl Mux {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.framer
                         .frame(&mut events.bytes, start, false, &mut |_| {});
+                    // Bounded: a writer sending empty messages must not keep us here.
+                    if at_exit && settles < 64 && st.reader.settle() {
+                        settles += 1;
+                        continue;
+                    }
                     break;
                 }
                 // Any other read error ends the stream like EOF: nothing more can come.
@@ -483,7 +506,8 @@ impl Mux {
                     })
                 });
             read += n;
-            if eof || n < READ_SIZE {
+            // A short read usually means the pipe is empty; at exit, make sure.
+            if eof || (n < READ_SIZE && !at_exit) {
                 break;
             }
         }
@@ -567,7 +591,7 @@ impl Mux {
         // Everything the child wrote before exiting is in the pipes now: deliver it first.
         // (`slot.exit` is still `None`, so a stream reaching EOF here cannot remove the slot.)
         for si in 0..2 {
-            self.read_stream(index, si, events, DRAIN_AT_EXIT);
+            self.read_stream(index, si, events, DRAIN_AT_EXIT, true);
         }
         let batch = self.batch;
         let Some(slot) = self.children.get_mut(index) else {

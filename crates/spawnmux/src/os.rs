@@ -33,3 +33,32 @@ pub mod unix {
         }
     }
 }
+
+#[cfg(windows)]
+pub mod windows {
+    //! Windows-only extensions.
+
+    pub use crate::command::Transport;
+    use crate::Command;
+
+    mod sealed {
+        pub trait Sealed {}
+        impl Sealed for crate::Command {}
+    }
+
+    /// Windows-only options of a [`Command`].
+    pub trait CommandExt: sealed::Sealed {
+        /// How captured streams are connected: [`Transport::Pipe`] (default; named pipes,
+        /// which every program accepts, Node.js included) or [`Transport::Socket`] (loopback
+        /// socket pairs, the seed article's technique; some programs, Node.js among them,
+        /// refuse a socket as stdout).
+        fn transport(&mut self, transport: Transport) -> &mut Command;
+    }
+
+    impl CommandExt for Command {
+        fn transport(&mut self, transport: Transport) -> &mut Command {
+            self.transport = transport;
+            self
+        }
+    }
+}

@@ -28,8 +28,19 @@ mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
 
-#[cfg(not(unix))]
-compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and, soon, Windows");
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+
+// The Windows command-line quoting is pure logic: test it on every platform.
+#[cfg(all(test, not(windows)))]
+#[allow(dead_code)]
+#[path = "windows/args.rs"]
+mod windows_args;
+
+#[cfg(not(any(unix, windows)))]
+compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and Windows");
 
 /// The signals the portable API can send to a child's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

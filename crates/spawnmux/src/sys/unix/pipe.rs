@@ -33,6 +33,12 @@ impl Reader {
         super::deregister(poller, self.fd.as_fd());
     }
 
+    /// After the child's exit, a read returned `WouldBlock`: on Unix everything the child wrote
+    /// is already readable, so there is nothing to wait for.
+    pub(crate) fn settle(&mut self) -> bool {
+        false
+    }
+
     /// Appends up to `max` bytes to `buf`. `Ok(0)` is EOF; `WouldBlock` means nothing is ready.
     pub(crate) fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         buf.reserve(max);

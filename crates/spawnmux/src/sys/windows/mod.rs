@@ -1,0 +1,182 @@
+//! Windows backend: every captured stream is pollable in the one IOCP-backed `polling` loop,
+//! with no thread of ours per stream or per child.
+//!
+//! # Two transports (chosen per command, `os::windows::CommandExt::transport`)
+//! - **Pipe** (default, works with every program, Node.js included): a named pipe per stream.
+//!   The parent's end is overlapped; one `ReadFile` is always pending on it, and the
+//!   `OVERLAPPED`'s manual-reset event is registered with polling as a *waitable*
+//!   (`PollerIocpExt::add_waitable`, level-triggered). A completion signals the event, the loop
+//!   collects the bytes (`GetOverlappedResult`) and immediately issues the next read, which
+//!   resets the event. The child's end is an ordinary synchronous handle, which is what C
+//!   runtimes and libuv expect. Cost: one event handle and one 64 KiB buffer per stream;
+//!   polling waits on events through the OS thread pool (`RegisterWaitForSingleObject`: one
+//!   pool thread per 63 waits), not through threads of ours.
+//! - **Socket** (the seed article's technique): a loopback TCP pair made like a `socketpair`.
+//!   The listener is made with `WSASocketW` *without* `WSA_FLAG_OVERLAPPED`, so the accepted
+//!   socket (the child's end) is non-overlapped: only such a socket works as a standard handle
+//!   for ordinary C runtimes (Wine also accepts an overlapped one; real Windows may not). The
+//!   parent's end is a normal `TcpStream` polled by AFD like any socket. Node.js rejects a
+//!   socket as stdout (libuv sees `FILE_TYPE_PIPE` and calls named-pipe functions on it), which
+//!   is why the pipe is the default.
+//!
+//! # Processes
+//! `CreateProcessW` with `STARTUPINFOEXW` and `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` naming only
+//! the child's own three standard handles, so no child ever inherits a sibling's pipe (which
+//! would delay that sibling's EOF until the other child exits). Each child is created suspended
+//! in a new process group, put in a job object of its own (`KILL_ON_JOB_CLOSE` when
+//! `die_with_parent`), then resumed, so its whole tree is in the job from the first instruction.
+//! Exit: the process handle is a waitable (one-shot). Terminate: `CTRL_BREAK_EVENT` to the
+//! child's process group; kill: `TerminateJobObject` (the tree).
+
+mod args;
+mod exit;
+mod path;
+mod pipe;
+mod socket;
+mod spawn;
+
+pub(crate) use exit::{ExitWatcher, Watch};
+pub(crate) use spawn::{spawn, Process};
+
+use std::io;
+use std::os::windows::io::{AsRawSocket, AsSocket, BorrowedSocket};
+
+use polling::{Event, PollMode, Poller};
+
+/// The read end of a captured stdout/stderr.
+#[derive(Debug)]
+pub(crate) enum Reader {
+    Pipe(pipe::PipeReader),
+    Socket(socket::SocketReader),
+}
+
+impl Reader {
+    pub(crate) fn register(&mut self, poller: &Poller, key: usize) -> io::Result<()> {
+        match self {
+            Reader::Pipe(r) => r.register(poller, key),
+            Reader::Socket(r) => r.register(poller, key),
+        }
+    }
+
+    pub(crate) fn deregister(&self, poller: &Poller) {
+        match self {
+            Reader::Pipe(r) => r.deregister(poller),
+            Reader::Socket(r) => r.deregister(poller),
+        }
+    }
+
+    pub(crate) fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        match self {
+            Reader::Pipe(r) => r.read_into(buf, max),
+            Reader::Socket(r) => r.read_into(buf, max),
+        }
+    }
+
+    /// After the child's exit, a read returned `WouldBlock`: wait for output still in flight.
+    /// `true` if reading again may make progress.
+    pub(crate) fn settle(&mut self) -> bool {
+        match self {
+            Reader::Pipe(r) => r.settle(),
+            Reader::Socket(_) => false,
+        }
+    }
+}
+
+/// The write end of a captured stdin.
+#[derive(Debug)]
+pub(crate) enum Writer {
+    Pipe(pipe::PipeWriter),
+    Socket(socket::SocketWriter),
+}
+
+impl Writer {
+    pub(crate) fn register(&self, poller: &Poller, key: usize) -> io::Result<()> {
+        match self {
+            Writer::Pipe(_) => Ok(()),
+            Writer::Socket(w) => w.register(poller, key),
+        }
+    }
+
+    pub(crate) fn set_writable(&mut self, poller: &Poller, key: usize, on: bool) -> io::Result<()> {
+        match self {
+            Writer::Pipe(w) => w.set_writable(poller, key, on),
+            Writer::Socket(w) => w.set_writable(poller, key, on),
+        }
+    }
+
+    pub(crate) fn deregister(&self, poller: &Poller) {
+        match self {
+            Writer::Pipe(w) => w.deregister(poller),
+            Writer::Socket(w) => w.deregister(poller),
+        }
+    }
+
+    /// Writes the front of `data`. `Ok(n)` only for bytes the child's pipe has accepted; while
+    /// an overlapped write is in flight, `WouldBlock` (call again with the same front bytes).
+    pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Writer::Pipe(w) => w.write(data),
+            Writer::Socket(w) => w.write(data),
+        }
+    }
+}
+
+/// The borrowed OS handle of a user's source.
+pub(crate) type Handle<'a> = BorrowedSocket<'a>;
+
+/// What a user's own source must provide to be polled.
+pub(crate) trait SourceHandle {
+    fn handle(&self) -> BorrowedSocket<'_>;
+}
+
+impl<T: AsSocket> SourceHandle for T {
+    fn handle(&self) -> BorrowedSocket<'_> {
+        self.as_socket()
+    }
+}
+
+/// Registers a socket level-triggered. The caller owns it and deregisters it before closing.
+pub(crate) fn register_socket(
+    poller: &Poller,
+    s: BorrowedSocket<'_>,
+    interest: Event,
+) -> io::Result<()> {
+    // SAFETY: every caller (socket transport, Mux for user sources) owns the socket and
+    // deletes it from the poller before dropping it.
+    unsafe { poller.add_with_mode(s.as_raw_socket(), interest, PollMode::Level) }
+}
+
+/// Registers a user's source (owned by the `Mux` until it deregisters it).
+pub(crate) fn register_source(poller: &Poller, s: Handle<'_>, interest: Event) -> io::Result<()> {
+    register_socket(poller, s, interest)
+}
+
+/// Changes a user's source's interest.
+pub(crate) fn modify_source(poller: &Poller, s: Handle<'_>, interest: Event) -> io::Result<()> {
+    poller.modify_with_mode(s, interest, PollMode::Level)
+}
+
+/// Removes a user's source.
+pub(crate) fn deregister_source(poller: &Poller, s: Handle<'_>) {
+    let _ = poller.delete(s);
+}
+
+/// A Win32 error as an `io::Error` whose message names the operation.
+pub(crate) fn last_error(what: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    crate::error::context(e, what)
+}
+
+/// UTF-16 with a terminating NUL, refusing interior NULs.
+pub(crate) fn wide_nul(s: &std::ffi::OsStr, what: &str) -> io::Result<Vec<u16>> {
+    use std::os::windows::ffi::OsStrExt;
+    let mut v: Vec<u16> = s.encode_wide().collect();
+    if v.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} contains a NUL character"),
+        ));
+    }
+    v.push(0);
+    Ok(v)
+}
