@@ -34,6 +34,19 @@ pub(crate) struct DemoArgs {
     /// Stop after this long (e.g. `10s`, `1m30s`) instead of waiting for Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
+    /// How the children's stdout/stderr reach spawnmux on Windows: named pipes, or the seed
+    /// article's loopback socket pairs. Other platforms always use pipes and ignore this.
+    #[arg(long, value_enum, default_value_t = DemoTransport::Pipe)]
+    pub(crate) transport: DemoTransport,
+}
+
+/// `--transport` of the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DemoTransport {
+    /// Named pipes (default).
+    Pipe,
+    /// Loopback socket pairs.
+    Socket,
 }
 
 #[derive(Debug, Args)]

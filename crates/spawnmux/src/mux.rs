@@ -26,6 +26,10 @@ const READS_PER_EVENT: usize = 4;
 /// when a grandchild keeps writing.
 const DRAIN_AT_EXIT: usize = 4 << 20;
 
+/// At exit, how long a stream may wait for output still in flight (Windows under Wine only;
+/// see `Reader::settle`).
+const SETTLE_AT_EXIT: Duration = Duration::from_secs(2);
+
 const KIND_BITS: usize = 3;
 const KIND_STDOUT: usize = 0;
 const KIND_STDERR: usize = 1;
@@ -472,7 +476,9 @@ impl Mux {
         };
         let mut read = 0;
         let mut eof = false;
-        let mut settles = 0;
+        // Bounded: a grandchild holding the pipe, or one sending empty messages, must not keep
+        // the loop here.
+        let settle_until = Instant::now() + SETTLE_AT_EXIT;
         while read < budget {
             let start = st.framer.begin(&mut events.bytes);
             let result = st.reader.read_into(&mut events.bytes, READ_SIZE);
@@ -481,9 +487,7 @@ impl Mux {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.framer
                         .frame(&mut events.bytes, start, false, &mut |_| {});
-                    // Bounded: a writer sending empty messages must not keep us here.
-                    if at_exit && settles < 64 && st.reader.settle() {
-                        settles += 1;
+                    if at_exit && st.reader.settle(settle_until) {
                         continue;
                     }
                     break;
@@ -520,6 +524,11 @@ impl Mux {
                 name,
                 stream,
             });
+            // The last captured stream ended: the child has most likely exited. Checking now
+            // costs one non-blocking wait and does not depend on the exit notification alone.
+            if !at_exit && slot.exit.is_none() && slot.streams.iter().all(Option::is_none) {
+                self.check_now.push(index);
+            }
             self.remove_if_finished(index);
             return true;
         }

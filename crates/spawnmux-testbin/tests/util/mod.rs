@@ -64,9 +64,14 @@ impl Ev {
 pub fn run_until(mux: &mut Mux, mut f: impl FnMut(&Mux, Event<'_>) -> bool) {
     let deadline = Instant::now() + DEADLINE;
     let mut events = Events::new();
+    let mut seen = 0usize;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "deadline passed; the loop hangs");
+        assert!(
+            !left.is_zero(),
+            "deadline passed; the loop hangs after {seen} events; {mux:?}"
+        );
+        seen += events.len();
         mux.wait(&mut events, Some(left)).expect("wait");
         for event in &events {
             if f(mux, event) {
@@ -88,7 +93,9 @@ pub fn run_to_end(mux: &mut Mux) -> Vec<Ev> {
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(
             !left.is_zero(),
-            "deadline passed; the loop hangs; so far: {all:?}"
+            "deadline passed; the loop hangs; {} events so far, the last ones: {:?}",
+            all.len(),
+            &all[all.len().saturating_sub(8)..]
         );
         mux.wait(&mut events, Some(left)).expect("wait");
         all.extend(events.iter().map(Ev::from));

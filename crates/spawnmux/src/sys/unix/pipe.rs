@@ -35,7 +35,7 @@ impl Reader {
 
     /// After the child's exit, a read returned `WouldBlock`: on Unix everything the child wrote
     /// is already readable, so there is nothing to wait for.
-    pub(crate) fn settle(&mut self) -> bool {
+    pub(crate) fn settle(&mut self, _deadline: std::time::Instant) -> bool {
         false
     }
 

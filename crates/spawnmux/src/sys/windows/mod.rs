@@ -74,9 +74,9 @@ impl Reader {
 
     /// After the child's exit, a read returned `WouldBlock`: wait for output still in flight.
     /// `true` if reading again may make progress.
-    pub(crate) fn settle(&mut self) -> bool {
+    pub(crate) fn settle(&mut self, deadline: std::time::Instant) -> bool {
         match self {
-            Reader::Pipe(r) => r.settle(),
+            Reader::Pipe(r) => r.settle(deadline),
             Reader::Socket(_) => false,
         }
     }
@@ -165,6 +165,33 @@ pub(crate) fn deregister_source(poller: &Poller, s: Handle<'_>) {
 pub(crate) fn last_error(what: &str) -> io::Error {
     let e = io::Error::last_os_error();
     crate::error::context(e, what)
+}
+
+/// Closes `handle` later, not now: it was registered with polling as a waitable, and polling
+/// unregisters waits without waiting (`UnregisterWait`), so the OS thread pool may still be
+/// waiting on it for a moment. Closing a handle under a pending wait is undefined behaviour
+/// (Windows documents it so); Wine's wait thread then spins and stops serving every other wait
+/// in the process (measured here: all later exits and output went unreported). Handles are
+/// kept for a grace period, long enough for the unregistration to have finished, so a handle
+/// value is also never reused while a stale wait might still refer to it.
+pub(crate) fn close_later(handle: std::os::windows::io::OwnedHandle) {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    const GRACE: Duration = Duration::from_secs(2);
+    static GRAVEYARD: Mutex<VecDeque<(Instant, std::os::windows::io::OwnedHandle)>> =
+        Mutex::new(VecDeque::new());
+    let now = Instant::now();
+    let mut graveyard = GRAVEYARD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    while graveyard
+        .front()
+        .is_some_and(|(at, _)| now.duration_since(*at) >= GRACE)
+    {
+        graveyard.pop_front();
+    }
+    graveyard.push_back((now, handle));
 }
 
 /// UTF-16 with a terminating NUL, refusing interior NULs.

@@ -10,15 +10,17 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use polling::os::iocp::PollerIocpExt;
 use polling::{Event, PollMode, Poller};
 use windows_sys::Win32::Foundation::{
     GetLastError, ERROR_BROKEN_PIPE, ERROR_HANDLE_EOF, ERROR_IO_INCOMPLETE, ERROR_IO_PENDING,
     ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED, FALSE, GENERIC_READ,
-    GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
+    GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, TRUE, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
@@ -30,8 +32,10 @@ use windows_sys::Win32::System::Pipes::{
     CreateNamedPipeW, PeekNamedPipe, PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS,
     PIPE_TYPE_BYTE, PIPE_WAIT,
 };
-use windows_sys::Win32::System::Threading::{CreateEventW, SetEvent, WaitForSingleObject};
-use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
+use windows_sys::Win32::System::Threading::{CreateEventW, SetEvent};
+use windows_sys::Win32::System::IO::{
+    CancelIoEx, GetOverlappedResult, GetOverlappedResultEx, OVERLAPPED,
+};
 
 use super::last_error;
 
@@ -195,7 +199,7 @@ enum State {
 /// The parent's end of a child's stdout or stderr.
 pub(crate) struct PipeReader {
     pipe: OwnedHandle,
-    event: OwnedHandle,
+    event: ManuallyDrop<OwnedHandle>,
     io: Box<Io>,
     state: State,
     /// Completed bytes in `io.buf` not yet handed out.
@@ -215,7 +219,7 @@ impl PipeReader {
     pub(crate) fn new(pipe: OwnedHandle) -> io::Result<PipeReader> {
         Ok(PipeReader {
             pipe,
-            event: event()?,
+            event: ManuallyDrop::new(event()?),
             io: Io::new(),
             state: State::Idle,
             avail: (0, 0),
@@ -242,7 +246,7 @@ impl PipeReader {
 
     pub(crate) fn deregister(&self, poller: &Poller) {
         if self.registered {
-            let _ = poller.remove_waitable(&self.event);
+            let _ = poller.remove_waitable(&*self.event);
         }
     }
 
@@ -284,35 +288,38 @@ impl PipeReader {
         Ok(())
     }
 
-    /// Called when the child has exited and a read found nothing yet: waits for the pending
-    /// read if it is bound to complete (every writer is gone, or bytes wait in the pipe), or
-    /// briefly otherwise (a grandchild may still hold the pipe). Returns `true` if the read
-    /// completed, so reading again will make progress.
+    /// Called when the child has exited and a read found nothing yet: waits (until `deadline`)
+    /// for the pending read if it is bound to complete (every writer is gone, or bytes wait in
+    /// the pipe), or briefly otherwise (a grandchild may still hold the pipe). Returns `true`
+    /// if reading again may make progress.
     ///
     /// Real Windows completes a pipe read inside the writer's `WriteFile`, so after the child's
-    /// exit everything it wrote is already in our buffer; Wine completes it asynchronously,
-    /// which this wait covers.
-    pub(crate) fn settle(&mut self) -> bool {
-        if self.state != State::Pending {
+    /// exit everything it wrote is already in our buffer; Wine completes it asynchronously and
+    /// delivers the completion on a later (alertable) wait, which this covers.
+    pub(crate) fn settle(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if self.state != State::Pending || left.is_zero() {
             return false;
         }
         let mut avail = 0u32;
         let h = self.pipe.as_raw_handle() as HANDLE;
+        let null = std::ptr::null_mut();
         // SAFETY: `h` is our pipe handle; only the byte count is asked for.
-        let ok = unsafe {
-            PeekNamedPipe(
-                h,
-                std::ptr::null_mut(),
-                0,
-                std::ptr::null_mut(),
-                &mut avail,
-                std::ptr::null_mut(),
-            )
-        };
+        let ok = unsafe { PeekNamedPipe(h, null, 0, null.cast(), &mut avail, null.cast()) };
         let writers_gone = ok == 0 && last_code() == ERROR_BROKEN_PIPE;
-        let ms = if writers_gone || avail > 0 { 5_000 } else { 20 };
-        // SAFETY: the event handle is valid.
-        unsafe { WaitForSingleObject(self.event.as_raw_handle() as HANDLE, ms) == WAIT_OBJECT_0 }
+        let bound = if writers_gone || avail > 0 {
+            left
+        } else {
+            left.min(Duration::from_millis(20))
+        };
+        let mut n = 0u32;
+        // SAFETY: `io.ov` is the OVERLAPPED of the read in flight on `h`; alertable, so Wine can
+        // deliver the completion while we wait.
+        let done = unsafe {
+            GetOverlappedResultEx(h, &self.io.ov, &mut n, bound.as_millis() as u32, TRUE)
+        };
+        // Completed (or failed: reading again reports how), or woken by an APC: try again.
+        done != 0 || !matches!(last_code(), WAIT_TIMEOUT | ERROR_IO_INCOMPLETE)
     }
 
     pub(crate) fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
@@ -359,13 +366,20 @@ impl Drop for PipeReader {
         if self.state == State::Pending {
             cancel(&self.pipe, &self.io);
         }
+        bury(&mut self.event);
     }
+}
+
+/// Hands the event to `close_later`: it may still be in the thread pool's wait list.
+fn bury(event: &mut ManuallyDrop<OwnedHandle>) {
+    // SAFETY: only called from `Drop`, after which the field is never used again.
+    super::close_later(unsafe { ManuallyDrop::take(event) });
 }
 
 /// The parent's end of a child's stdin.
 pub(crate) struct PipeWriter {
     pipe: OwnedHandle,
-    event: OwnedHandle,
+    event: ManuallyDrop<OwnedHandle>,
     io: Box<Io>,
     /// Bytes of an overlapped write in flight.
     pending: Option<usize>,
@@ -384,7 +398,7 @@ impl PipeWriter {
     pub(crate) fn new(pipe: OwnedHandle) -> io::Result<PipeWriter> {
         Ok(PipeWriter {
             pipe,
-            event: event()?,
+            event: ManuallyDrop::new(event()?),
             io: Io::new(),
             pending: None,
             registered: false,
@@ -403,7 +417,7 @@ impl PipeWriter {
             };
             self.registered = true;
         } else if !on && self.registered {
-            poller.remove_waitable(&self.event)?;
+            poller.remove_waitable(&*self.event)?;
             self.registered = false;
         }
         Ok(())
@@ -411,7 +425,7 @@ impl PipeWriter {
 
     pub(crate) fn deregister(&self, poller: &Poller) {
         if self.registered {
-            let _ = poller.remove_waitable(&self.event);
+            let _ = poller.remove_waitable(&*self.event);
         }
     }
 
@@ -478,5 +492,6 @@ impl Drop for PipeWriter {
         if self.pending.is_some() {
             cancel(&self.pipe, &self.io);
         }
+        bury(&mut self.event);
     }
 }

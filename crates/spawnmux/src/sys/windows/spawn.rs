@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, AsRawSocket, FromRawHandle, OwnedHandle, RawHandle};
 
@@ -50,7 +51,8 @@ pub(crate) struct Spawned {
 /// A child process and the job object that holds its tree.
 #[derive(Debug)]
 pub(crate) struct Process {
-    handle: OwnedHandle,
+    /// Closed through `close_later`: it is registered as a waitable.
+    handle: ManuallyDrop<OwnedHandle>,
     job: OwnedHandle,
     pid: u32,
     exit: Option<Exit>,
@@ -125,6 +127,13 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SAFETY: `handle` is not used after this.
+        super::close_later(unsafe { ManuallyDrop::take(&mut self.handle) });
+    }
+}
+
 /// The three handles a child gets, and what the parent keeps.
 #[derive(Default)]
 struct Stdios {
@@ -179,7 +188,7 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
         )
     };
     let process = Process {
-        handle: process,
+        handle: ManuallyDrop::new(process),
         job,
         pid: info.dwProcessId,
         exit: None,
@@ -377,12 +386,12 @@ fn env_block(cmd: &Command) -> io::Result<Option<Vec<u16>>> {
         if k.is_empty() || k.encode_wide().skip(1).any(|c| c == u16::from(b'=')) {
             return Err(invalid(format!("invalid environment variable name {k:?}")));
         }
+        if k.encode_wide().chain(v.encode_wide()).any(|c| c == 0) {
+            return Err(invalid(format!("environment variable {k:?} contains NUL")));
+        }
         block.extend(k.encode_wide());
         block.push(u16::from(b'='));
         block.extend(v.encode_wide());
-        if block.contains(&0) {
-            return Err(invalid(format!("environment variable {k:?} contains NUL")));
-        }
         block.push(0);
     }
     if vars.is_empty() {
