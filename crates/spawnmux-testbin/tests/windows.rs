@@ -8,7 +8,6 @@ mod util;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use spawnmux::os::windows::{CommandExt, Transport};
 use spawnmux::{Command, Event, Exit, Interest, Mux, Stdio, Stream};
@@ -168,31 +167,6 @@ fn terminate_stops_the_tree() {
     let evs = run_to_end(&mut mux);
     assert!(evs.contains(&Ev::Closed(id, Stream::Stdout)), "{evs:?}");
     assert!(!exit_of(&evs, id).success());
-}
-
-#[test]
-fn shutdown_reaps_everything() {
-    let mut mux = Mux::new().expect("mux");
-    let a = mux.spawn(&child(&["forever", "10"])).expect("spawn");
-    let b = mux
-        .spawn(&child(&["ignore-term", "forever", "10"]))
-        .expect("spawn");
-    run_until(
-        &mut mux,
-        |_, e| matches!(e, Event::Output(o) if o.child == b && o.bytes == b"ignoring term"),
-    );
-    let mut exits = Vec::new();
-    mux.shutdown(Duration::from_millis(300), |e| {
-        if let Event::Exited { child, .. } = e {
-            exits.push(child);
-        }
-    })
-    .expect("shutdown");
-    exits.sort();
-    let mut want = vec![a, b];
-    want.sort();
-    assert_eq!(exits, want);
-    assert!(mux.is_empty());
 }
 
 #[test]

@@ -42,6 +42,16 @@ mod windows_args;
 #[cfg(not(any(unix, windows)))]
 compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and Windows");
 
+/// A freshly spawned child and the parent's ends of its captured streams (what `spawn` returns
+/// on every platform).
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) process: Process,
+    pub(crate) stdin: Option<Writer>,
+    pub(crate) stdout: Option<Reader>,
+    pub(crate) stderr: Option<Reader>,
+}
+
 /// The signals the portable API can send to a child's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {

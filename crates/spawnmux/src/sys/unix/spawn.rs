@@ -18,16 +18,7 @@ use rustix::process::{Pid, Signal as OsSignal};
 use super::pipe::{Reader, Writer};
 use crate::command::{Command, Stdio};
 use crate::event::Exit;
-use crate::sys::Signal;
-
-/// A freshly spawned child and the parent's ends of its captured streams.
-#[derive(Debug)]
-pub(crate) struct Spawned {
-    pub(crate) process: Process,
-    pub(crate) stdin: Option<Writer>,
-    pub(crate) stdout: Option<Reader>,
-    pub(crate) stderr: Option<Reader>,
-}
+use crate::sys::{Signal, Spawned};
 
 /// A child process (and, through its process group, its descendants).
 #[derive(Debug)]

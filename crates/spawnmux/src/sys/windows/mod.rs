@@ -194,6 +194,15 @@ pub(crate) fn close_later(handle: std::os::windows::io::OwnedHandle) {
     graveyard.push_back((now, handle));
 }
 
+/// Security attributes that make a new handle inheritable (default security descriptor).
+pub(crate) fn inheritable() -> windows_sys::Win32::Security::SECURITY_ATTRIBUTES {
+    windows_sys::Win32::Security::SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<windows_sys::Win32::Security::SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: std::ptr::null_mut(),
+        bInheritHandle: windows_sys::Win32::Foundation::TRUE,
+    }
+}
+
 /// UTF-16 with a terminating NUL, refusing interior NULs.
 pub(crate) fn wide_nul(s: &std::ffi::OsStr, what: &str) -> io::Result<Vec<u16>> {
     use std::os::windows::ffi::OsStrExt;

@@ -22,7 +22,6 @@ use windows_sys::Win32::Foundation::{
     ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED, FALSE, GENERIC_READ,
     GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, TRUE, WAIT_TIMEOUT,
 };
-use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, ReadFile, WriteFile, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED,
     FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES, OPEN_EXISTING, PIPE_ACCESS_INBOUND,
@@ -81,11 +80,7 @@ pub(crate) fn pair(inbound: bool) -> io::Result<(OwnedHandle, OwnedHandle)> {
     } else {
         GENERIC_READ | FILE_WRITE_ATTRIBUTES
     };
-    let sa = SECURITY_ATTRIBUTES {
-        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: std::ptr::null_mut(),
-        bInheritHandle: TRUE,
-    };
+    let sa = super::inheritable();
     // SAFETY: `wide` is NUL-terminated, `sa` lives across the call; no template file.
     let child = unsafe {
         CreateFileW(

@@ -11,7 +11,6 @@ use windows_sys::Win32::Foundation::{
     DuplicateHandle, DUPLICATE_SAME_ACCESS, GENERIC_READ, GENERIC_WRITE, HANDLE,
     INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
 };
-use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
 };
@@ -37,16 +36,7 @@ use super::socket::{self, SocketReader, SocketWriter};
 use super::{args, last_error, path, wide_nul, Reader, Writer};
 use crate::command::{Command, Stdio, Transport};
 use crate::event::Exit;
-use crate::sys::Signal;
-
-/// A freshly spawned child and the parent's ends of its captured streams.
-#[derive(Debug)]
-pub(crate) struct Spawned {
-    pub(crate) process: Process,
-    pub(crate) stdin: Option<Writer>,
-    pub(crate) stdout: Option<Reader>,
-    pub(crate) stderr: Option<Reader>,
-}
+use crate::sys::{Signal, Spawned};
 
 /// A child process and the job object that holds its tree.
 #[derive(Debug)]
@@ -339,11 +329,7 @@ fn duplicate(h: HANDLE) -> io::Result<OwnedHandle> {
 
 fn null_device() -> io::Result<OwnedHandle> {
     let name: Vec<u16> = "NUL".encode_utf16().chain([0]).collect();
-    let sa = SECURITY_ATTRIBUTES {
-        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: std::ptr::null_mut(),
-        bInheritHandle: TRUE,
-    };
+    let sa = super::inheritable();
     // SAFETY: NUL-terminated name, `sa` outlives the call.
     let h = unsafe {
         CreateFileW(
