@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,6 +15,9 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Cmd {
+    /// Run helpers from spawnmux.toml (or -c FILE), a Procfile (-f, or when no spawnmux.toml
+    /// exists), or the commands given after `--`; merge their output into one log.
+    Run(RunArgs),
     /// The seed article's parent: start children that write to stdout and stderr at random
     /// times, and print their lines as `[child PID][info]` / `[child PID][warning]` as they
     /// arrive, until Ctrl-C (or --duration).
@@ -47,6 +51,70 @@ pub(crate) enum DemoTransport {
     Pipe,
     /// Loopback socket pairs.
     Socket,
+}
+
+/// Output format of the merged log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// `HH:MM:SS name | line`.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// When to colour the text log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// When stdout is a terminal and NO_COLOR is not set (FORCE_COLOR forces it).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Config file (default: spawnmux.toml in the current directory).
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        conflicts_with = "procfile"
+    )]
+    pub(crate) config: Option<PathBuf>,
+    /// Procfile to run (default: ./Procfile when there is no spawnmux.toml).
+    #[arg(short = 'f', long = "procfile", value_name = "FILE")]
+    pub(crate) procfile: Option<PathBuf>,
+    /// Environment file(s) for Procfile helpers (default: .env beside the Procfile, if any).
+    #[arg(short = 'e', long = "env-file", value_name = "FILE")]
+    pub(crate) env_files: Vec<PathBuf>,
+    /// Run only these helpers (comma-separated names).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME,...",
+        conflicts_with = "except"
+    )]
+    pub(crate) only: Vec<String>,
+    /// Run all helpers but these (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub(crate) except: Vec<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Colour the text log.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub(crate) color: ColorChoice,
+    /// Leave out the HH:MM:SS column of the text log.
+    #[arg(long)]
+    pub(crate) no_timestamps: bool,
+    /// Stop every helper as soon as one exits with a failure.
+    #[arg(long)]
+    pub(crate) kill_others_on_fail: bool,
+    /// Ad-hoc helpers: each argument is one shell command, named by its program.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) commands: Vec<String>,
 }
 
 #[derive(Debug, Args)]

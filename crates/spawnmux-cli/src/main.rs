@@ -1,7 +1,14 @@
 //! The `spawnmux` command: thin entry point; see `cli.rs` for the arguments.
 
 mod cli;
+mod config;
 mod demo;
+mod load;
+mod output;
+mod procfile;
+mod runner;
+mod signals;
+mod spec;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +18,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
+        cli::Cmd::Run(args) => match load::load(&args) {
+            Ok(spec) => runner::run(spec, &args),
+            Err(err) => {
+                let _ = writeln!(std::io::stderr(), "spawnmux: {err}");
+                return ExitCode::from(2);
+            }
+        },
         cli::Cmd::Demo(args) => demo::run(&args),
         cli::Cmd::DemoChild(args) => demo::child(&args),
     };

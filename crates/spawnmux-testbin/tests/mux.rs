@@ -5,7 +5,7 @@ mod util;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use spawnmux::{Command, Event, Exit, Interest, Mux, Stdio, Stream};
+use spawnmux::{Command, Event, Exit, Mux, Stdio, Stream};
 use util::{child, exit_of, lines_of, run_to_end, run_until, Ev};
 
 #[test]
@@ -386,6 +386,7 @@ fn waker_from_another_thread() {
 #[cfg(unix)]
 #[test]
 fn own_sockets_in_the_same_loop() {
+    use spawnmux::Interest;
     use std::os::unix::net::UnixStream;
     let mut mux = Mux::new().expect("mux");
     let (a, mut b) = UnixStream::pair().expect("pair");

@@ -1,0 +1,417 @@
+//! `spawnmux.toml`: raw serde structs (unknown keys rejected), then validation into
+//! [`RunSpec`]. Every error is one line: `FILE:LINE:COL: problem`, naming the key.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::load::LoadError;
+use crate::spec::{HelperSpec, Program, Restart, RunSpec};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    helpers: IndexMap<String, Spanned<RawHelper>>,
+    /// Watch mode (issue 5): accepted, not used yet.
+    #[serde(default)]
+    #[allow(dead_code)]
+    watch: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHelper {
+    command: Option<Spanned<Vec<String>>>,
+    shell: Option<Spanned<String>>,
+    cwd: Option<Spanned<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    restart: Option<Spanned<String>>,
+    max_restarts: Option<Spanned<u32>>,
+    stop_signal: Option<Spanned<toml::Value>>,
+    stop_timeout: Option<Spanned<String>>,
+    ready_line: Option<String>,
+    #[serde(default)]
+    depends_on: Vec<Spanned<String>>,
+}
+
+/// Where in the file, for messages.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn at(&self, span: Range<usize>, msg: impl std::fmt::Display) -> LoadError {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        LoadError(format!("{}:{line}:{col}: {msg}", self.path.display()))
+    }
+}
+
+/// Loads and validates a config file; `cwd`s are resolved against its directory.
+pub(crate) fn load(path: &Path) -> Result<RunSpec, LoadError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        LoadError(format!(
+            "{}: not UTF-8 text (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let src = Source { path, text: &text };
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+        let msg = e.message().trim_end().replace('\n', " ");
+        match e.span() {
+            Some(span) => src.at(span, msg),
+            None => LoadError(format!("{}: {msg}", path.display())),
+        }
+    })?;
+    if raw.helpers.is_empty() {
+        return Err(LoadError(format!(
+            "{}: no helpers defined (add a [helpers.NAME] table)",
+            path.display()
+        )));
+    }
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut helpers = Vec::new();
+    for (name, helper) in &raw.helpers {
+        helpers.push(helper_spec(&src, base, name, helper)?);
+    }
+    check_dependencies(&src, &raw, &helpers)?;
+    Ok(RunSpec {
+        helpers,
+        origin: path.display().to_string(),
+    })
+}
+
+fn helper_spec(
+    src: &Source<'_>,
+    base: &Path,
+    name: &str,
+    raw: &Spanned<RawHelper>,
+) -> Result<HelperSpec, LoadError> {
+    let span = raw.span();
+    let h = raw.get_ref();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(src.at(
+            span,
+            format!("helper name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
+        ));
+    }
+    let program = match (&h.command, &h.shell) {
+        (Some(_), Some(shell)) => {
+            return Err(src.at(
+                shell.span(),
+                format!("helper `{name}` has both `command` and `shell`; keep one"),
+            ))
+        }
+        (None, None) => {
+            return Err(src.at(
+                span,
+                format!("helper `{name}` needs `command` (a list) or `shell` (a string)"),
+            ))
+        }
+        (Some(argv), None) if argv.get_ref().is_empty() || argv.get_ref()[0].is_empty() => {
+            return Err(src.at(
+                argv.span(),
+                format!("`command` of helper `{name}` is empty"),
+            ))
+        }
+        (Some(argv), None) => Program::Argv(argv.get_ref().clone()),
+        (None, Some(shell)) if shell.get_ref().trim().is_empty() => {
+            return Err(src.at(shell.span(), format!("`shell` of helper `{name}` is empty")))
+        }
+        (None, Some(shell)) => Program::Shell(shell.get_ref().clone()),
+    };
+    let mut spec = HelperSpec::new(name, program);
+    if let Some(cwd) = &h.cwd {
+        let dir = base.join(cwd.get_ref());
+        if !dir.is_dir() {
+            return Err(src.at(
+                cwd.span(),
+                format!(
+                    "`cwd` of helper `{name}`: directory `{}` does not exist",
+                    dir.display()
+                ),
+            ));
+        }
+        spec.cwd = Some(dir);
+    }
+    spec.env = h.env.clone();
+    if let Some(r) = &h.restart {
+        spec.restart = match r.get_ref().as_str() {
+            "never" => Restart::Never,
+            "on-failure" => Restart::OnFailure,
+            "always" => Restart::Always,
+            other => {
+                return Err(src.at(r.span(), format!("`restart` of helper `{name}` must be never, on-failure or always, not `{other}`")))
+            }
+        };
+    }
+    spec.max_restarts = h.max_restarts.as_ref().map(|m| *m.get_ref());
+    if let Some(sig) = &h.stop_signal {
+        spec.stop_signal = signal_number(sig.get_ref()).ok_or_else(|| {
+            src.at(
+                sig.span(),
+                format!(
+                    "`stop_signal` of helper `{name}`: unknown signal {}",
+                    sig.get_ref()
+                ),
+            )
+        })?;
+    }
+    if let Some(t) = &h.stop_timeout {
+        spec.stop_timeout = parse_duration(t.get_ref())
+            .map_err(|e| src.at(t.span(), format!("`stop_timeout` of helper `{name}`: {e}")))?;
+    }
+    spec.ready_line = h.ready_line.clone();
+    spec.depends_on = h.depends_on.iter().map(|d| d.get_ref().clone()).collect();
+    Ok(spec)
+}
+
+/// `"5s"`, `"500ms"`, `"1m"`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. \"5s\" or \"500ms\""))
+}
+
+/// `TERM`, `SIGTERM`, `term` or a number.
+fn signal_number(v: &toml::Value) -> Option<i32> {
+    if let Some(n) = v.as_integer() {
+        return i32::try_from(n).ok().filter(|n| (1..=64).contains(n));
+    }
+    let s = v.as_str()?.to_ascii_uppercase();
+    let s = s.strip_prefix("SIG").unwrap_or(&s);
+    Some(match s {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "KILL" => 9,
+        "USR1" => 10,
+        "USR2" => 12,
+        "TERM" => 15,
+        _ => return None,
+    })
+}
+
+/// Every `depends_on` names a helper, and there is no cycle.
+fn check_dependencies(
+    src: &Source<'_>,
+    raw: &RawConfig,
+    helpers: &[HelperSpec],
+) -> Result<(), LoadError> {
+    for (name, h) in &raw.helpers {
+        for dep in &h.get_ref().depends_on {
+            if !raw.helpers.contains_key(dep.get_ref()) {
+                return Err(src.at(
+                    dep.span(),
+                    format!(
+                        "helper `{name}` depends on `{}`, which is not defined",
+                        dep.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(helpers) {
+        let first = &raw.helpers[&cycle[0]];
+        return Err(src.at(
+            first.span(),
+            format!("depends_on forms a cycle: {}", cycle.join(" -> ")),
+        ));
+    }
+    Ok(())
+}
+
+/// A dependency cycle, as names from a helper back to itself.
+pub(crate) fn find_cycle(helpers: &[HelperSpec]) -> Option<Vec<String>> {
+    fn visit(
+        h: &str,
+        helpers: &[HelperSpec],
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == h) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(h.to_string());
+            return Some(cycle);
+        }
+        if done.iter().any(|d| d == h) {
+            return None;
+        }
+        path.push(h.to_string());
+        let deps = helpers
+            .iter()
+            .find(|s| s.name == h)
+            .map(|s| s.depends_on.clone())
+            .unwrap_or_default();
+        for d in deps {
+            if let Some(c) = visit(&d, helpers, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.push(h.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    helpers
+        .iter()
+        .find_map(|h| visit(&h.name, helpers, &mut Vec::new(), &mut done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(name: &str, text: &str) -> Result<RunSpec, LoadError> {
+        let dir =
+            std::env::temp_dir().join(format!("spawnmux-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("spawnmux.toml");
+        std::fs::write(&path, text).expect("write");
+        let r = load(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        r.map_err(|e| LoadError(e.0.replace(&path.display().to_string(), "spawnmux.toml")))
+    }
+
+    fn err(name: &str, text: &str) -> String {
+        load_text(name, text).expect_err("must fail").0
+    }
+
+    #[test]
+    fn full_example_loads_in_order() {
+        let spec = load_text(
+            "ok",
+            r#"
+[helpers.web]
+command = ["npx", "vite", "--port", "5173"]
+env = { NODE_ENV = "development" }
+restart = "on-failure"
+max_restarts = 5
+stop_signal = "INT"
+stop_timeout = "2s"
+ready_line = "ready in"
+depends_on = ["api"]
+
+[helpers.api]
+shell = "sass --watch src:out"
+"#,
+        )
+        .expect("valid");
+        let names: Vec<&str> = spec.helpers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["web", "api"]);
+        let web = &spec.helpers[0];
+        assert_eq!(
+            web.program,
+            Program::Argv(vec![
+                "npx".into(),
+                "vite".into(),
+                "--port".into(),
+                "5173".into()
+            ])
+        );
+        assert_eq!(web.restart, Restart::OnFailure);
+        assert_eq!(web.max_restarts, Some(5));
+        assert_eq!(web.stop_signal, 2);
+        assert_eq!(web.stop_timeout, Duration::from_secs(2));
+        assert_eq!(web.env["NODE_ENV"], "development");
+        assert_eq!(
+            spec.helpers[1].program,
+            Program::Shell("sass --watch src:out".into())
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_key() {
+        let e = err("unknown", "[helpers.web]\ncomand = [\"x\"]\n");
+        assert!(
+            e.starts_with("spawnmux.toml:2:1: unknown field `comand`"),
+            "{e}"
+        );
+        let e = err(
+            "type",
+            "[helpers.web]\nshell = \"x\"\nmax_restarts = \"five\"\n",
+        );
+        assert!(
+            e.starts_with("spawnmux.toml:3:16: invalid type: string \"five\""),
+            "{e}"
+        );
+        let e = err("neither", "[helpers.web]\nenv = {}\n");
+        assert_eq!(
+            e,
+            "spawnmux.toml:1:1: helper `web` needs `command` (a list) or `shell` (a string)"
+        );
+        let e = err("both", "[helpers.web]\ncommand = [\"a\"]\nshell = \"b\"\n");
+        assert_eq!(
+            e,
+            "spawnmux.toml:3:9: helper `web` has both `command` and `shell`; keep one"
+        );
+        let e = err(
+            "dep",
+            "[helpers.web]\nshell = \"a\"\ndepends_on = [\"db\"]\n",
+        );
+        assert_eq!(
+            e,
+            "spawnmux.toml:3:15: helper `web` depends on `db`, which is not defined"
+        );
+        let e = err("cycle", "[helpers.a]\nshell = \"a\"\ndepends_on = [\"b\"]\n[helpers.b]\nshell = \"b\"\ndepends_on = [\"a\"]\n");
+        assert!(e.ends_with("depends_on forms a cycle: a -> b -> a"), "{e}");
+        let e = err(
+            "dur",
+            "[helpers.web]\nshell = \"a\"\nstop_timeout = \"soon\"\n",
+        );
+        assert!(
+            e.starts_with(
+                "spawnmux.toml:3:16: `stop_timeout` of helper `web`: `soon` is not a duration"
+            ),
+            "{e}"
+        );
+        let e = err(
+            "sig",
+            "[helpers.web]\nshell = \"a\"\nstop_signal = \"NOPE\"\n",
+        );
+        assert_eq!(
+            e,
+            "spawnmux.toml:3:15: `stop_signal` of helper `web`: unknown signal \"NOPE\""
+        );
+        let e = err("cwd", "[helpers.web]\nshell = \"a\"\ncwd = \"nowhere\"\n");
+        assert!(
+            e.starts_with("spawnmux.toml:3:7: `cwd` of helper `web`: directory `"),
+            "{e}"
+        );
+        let e = err("empty", "");
+        assert_eq!(
+            e,
+            "spawnmux.toml: no helpers defined (add a [helpers.NAME] table)"
+        );
+        let e = err(
+            "dup",
+            "[helpers.web]\nshell = \"a\"\n[helpers.web]\nshell = \"b\"\n",
+        );
+        assert!(e.starts_with("spawnmux.toml:3:"), "{e}");
+        let e = err("top", "[helper.web]\nshell = \"a\"\n");
+        assert!(
+            e.starts_with("spawnmux.toml:1:2: unknown field `helper`"),
+            "{e}"
+        );
+        let e = err("garbage", "\u{1}\u{2}[[[\n");
+        assert!(e.starts_with("spawnmux.toml:1:"), "{e}");
+    }
+}

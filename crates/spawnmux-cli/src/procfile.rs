@@ -1,0 +1,201 @@
+//! Procfiles (foreman-compatible) and `.env` files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::load::LoadError;
+use crate::spec::{HelperSpec, Program, RunSpec};
+
+/// Foreman's first port; each process type gets the next hundred.
+const BASE_PORT: u32 = 5000;
+
+/// `name: command` lines; `#` comments and blank lines ignored. `env` (from the env files) is
+/// given to every helper, plus `PORT` = base + 100 × position, as foreman does (base 5000, or
+/// `PORT` from the env files).
+pub(crate) fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<RunSpec, LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    let base: u32 = match env.get("PORT") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| LoadError(format!("PORT from the env file is not a number: `{p}`")))?,
+        None => BASE_PORT,
+    };
+    let mut helpers: Vec<HelperSpec> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |msg: String| LoadError(format!("{}:{}: {msg}", path.display(), i + 1));
+        let Some((name, command)) = line.split_once(':') else {
+            return Err(at(format!("expected `name: command`, found `{line}`")));
+        };
+        let (name, command) = (name.trim(), command.trim());
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        {
+            return Err(at(format!(
+                "process name `{name}` may only contain letters, digits, `_` and `-`"
+            )));
+        }
+        if command.is_empty() {
+            return Err(at(format!("process `{name}` has no command")));
+        }
+        if helpers.iter().any(|h| h.name == name) {
+            return Err(at(format!("process `{name}` is defined twice")));
+        }
+        let mut h = HelperSpec::new(name, Program::Shell(command.to_string()));
+        h.env = env.clone();
+        h.env.insert(
+            "PORT".into(),
+            (base + 100 * helpers.len() as u32).to_string(),
+        );
+        helpers.push(h);
+    }
+    if helpers.is_empty() {
+        return Err(LoadError(format!(
+            "{}: no processes defined",
+            path.display()
+        )));
+    }
+    Ok(RunSpec {
+        helpers,
+        origin: path.display().to_string(),
+    })
+}
+
+/// Reads a `.env` file: `KEY=VALUE`, optional `export `, `#` comments, single quotes literal,
+/// double quotes with `\n`, `\"`, `\\` escapes, unquoted values trimmed (` #` starts a comment).
+pub(crate) fn read_env_file(
+    path: &Path,
+    into: &mut BTreeMap<String, String>,
+) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let at = |msg: &str| LoadError(format!("{}:{}: {msg}", path.display(), i + 1));
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| at("expected KEY=VALUE"))?;
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(at(&format!("`{key}` is not a variable name")));
+        }
+        into.insert(key.to_string(), env_value(value.trim()).map_err(at)?);
+    }
+    Ok(())
+}
+
+fn env_value(v: &str) -> Result<String, &'static str> {
+    if let Some(rest) = v.strip_prefix('\'') {
+        return rest
+            .strip_suffix('\'')
+            .map(str::to_string)
+            .ok_or("unterminated single quote");
+    }
+    if let Some(rest) = v.strip_prefix('"') {
+        let body = rest.strip_suffix('"').ok_or("unterminated double quote")?;
+        let mut out = String::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(c @ ('"' | '\\')) => out.push(c),
+                Some(c) => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                None => out.push('\\'),
+            }
+        }
+        return Ok(out);
+    }
+    Ok(v.split(" #").next().unwrap_or("").trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("spawnmux-procfile-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn procfile_with_ports_and_env() {
+        let p = write(
+            "Procfile",
+            "# app\nweb: bundle exec puma -p $PORT\n\nworker:  rake jobs:work\n",
+        );
+        let env = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        let spec = load(&p, &env).expect("valid");
+        assert_eq!(spec.helpers.len(), 2);
+        assert_eq!(spec.helpers[0].name, "web");
+        assert_eq!(
+            spec.helpers[0].program,
+            Program::Shell("bundle exec puma -p $PORT".into())
+        );
+        assert_eq!(spec.helpers[0].env["PORT"], "5000");
+        assert_eq!(spec.helpers[1].env["PORT"], "5100");
+        assert_eq!(
+            spec.helpers[1].program,
+            Program::Shell("rake jobs:work".into())
+        );
+        assert_eq!(spec.helpers[1].env["A"], "1");
+    }
+
+    #[test]
+    fn procfile_errors_name_the_line() {
+        let p = write("Bad1", "web: ok\nnonsense\n");
+        assert!(load(&p, &BTreeMap::new())
+            .expect_err("bad")
+            .0
+            .ends_with(":2: expected `name: command`, found `nonsense`"));
+        let p = write("Bad2", "web: a\nweb: b\n");
+        assert!(load(&p, &BTreeMap::new())
+            .expect_err("dup")
+            .0
+            .ends_with(":2: process `web` is defined twice"));
+        let p = write("Bad3", "# nothing\n");
+        assert!(load(&p, &BTreeMap::new())
+            .expect_err("empty")
+            .0
+            .ends_with(": no processes defined"));
+    }
+
+    #[test]
+    fn env_files() {
+        let p = write(
+            ".env",
+            "# c\nexport A=1\nB = 'x # y'\nC=\"a\\nb \\\"q\\\"\"\nD=plain # comment\n",
+        );
+        let mut env = BTreeMap::new();
+        read_env_file(&p, &mut env).expect("valid");
+        assert_eq!(env["A"], "1");
+        assert_eq!(env["B"], "x # y");
+        assert_eq!(env["C"], "a\nb \"q\"");
+        assert_eq!(env["D"], "plain");
+        let bad = write("bad.env", "OK=1\nNOEQUALS\n");
+        assert!(read_env_file(&bad, &mut env)
+            .expect_err("bad")
+            .0
+            .ends_with(":2: expected KEY=VALUE"));
+    }
+}

@@ -1,0 +1,411 @@
+//! `spawnmux run`, end to end: the built binary on temporary configs, helpers being the
+//! workspace's test child (built by `cargo test --workspace` next to `spawnmux`).
+#![cfg(unix)]
+
+#[cfg(target_os = "linux")]
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+#[cfg(target_os = "linux")]
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn testchild() -> String {
+    let p = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name("spawnmux-testchild");
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo test --workspace`",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+/// A fresh directory with `files` written in it.
+fn dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("spawnmux-run-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    for (f, text) in files {
+        std::fs::write(d.join(f), text.replace("TC", &testchild())).expect("write");
+    }
+    d
+}
+
+fn spawnmux(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spawnmux"));
+    c.arg("run")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .env_remove("NO_COLOR")
+        .env_remove("FORCE_COLOR");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    spawnmux(dir, args).output().expect("run spawnmux")
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn text_log_marks_stderr_pads_names_and_passes_bytes_through() {
+    let d = dir(
+        "text",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.a]
+command = ["TC", "out", "hello\\n", "err", "careful\\n"]
+[helpers.longer]
+command = ["TC", "out", "\\xff raw\\n"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--no-timestamps", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = out.stdout;
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        has(b"a        | hello\n"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    assert!(has(b"a        ! careful\n"));
+    assert!(has(b"longer   | \xff raw\n"));
+    assert!(!has(b"\x1b["), "no colour with --color never");
+    let coloured = run(&d, &["--no-timestamps", "--color", "always"]).stdout;
+    assert!(coloured.windows(2).any(|w| w == b"\x1b["));
+    let mut no_color = spawnmux(&d, &["--no-timestamps"]);
+    no_color.env("NO_COLOR", "1").env("FORCE_COLOR", "1");
+    assert!(!no_color
+        .output()
+        .expect("run")
+        .stdout
+        .windows(2)
+        .any(|w| w == b"\x1b["));
+    let timestamps = String::from_utf8_lossy(&run(&d, &["--color", "never"]).stdout).into_owned();
+    let first = timestamps.lines().next().expect("a line");
+    assert!(
+        first.as_bytes()[2] == b':' && first.as_bytes()[5] == b':',
+        "{first}"
+    );
+}
+
+#[test]
+fn json_log_has_every_field_and_escapes_invalid_utf8() {
+    let d = dir(
+        "json",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.web]
+command = ["TC", "out", "hi\\n", "err", "bad \\xff\\\\ byte\\n", "exit", "3"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "the first failing code");
+    let recs = json_lines(&out);
+    let line = recs
+        .iter()
+        .find(|r| r["line"] == "hi")
+        .expect("stdout line");
+    assert_eq!(line["helper"], "web");
+    assert_eq!(line["stream"], "stdout");
+    assert_eq!(line["level"], "info");
+    let ts = line["ts"].as_str().expect("ts");
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "{ts}"
+    );
+    let bad = recs
+        .iter()
+        .find(|r| r["stream"] == "stderr")
+        .expect("stderr line");
+    assert_eq!(bad["level"], "warning");
+    // 0xFF becomes `\xFF`, the backslash the child wrote is doubled.
+    assert_eq!(bad["line"], "bad \\xFF\\\\ byte");
+    assert_eq!(bad["escaped"], true);
+    let start = recs.iter().find(|r| r["event"] == "start").expect("start");
+    assert!(start["pid"].as_u64().is_some_and(|p| p > 0));
+    let exit = recs.iter().find(|r| r["event"] == "exit").expect("exit");
+    assert_eq!(exit["code"], 3);
+}
+
+#[test]
+fn merged_output_of_noisy_helpers_is_lossless() {
+    let d = dir("lossless", &[]);
+    let tc = testchild();
+    let cmd = format!("{tc} lines 20000 both");
+    let out = run(&d, &["--format", "json", "--", &cmd, &cmd, &cmd]);
+    assert_eq!(out.status.code(), Some(0));
+    let recs = json_lines(&out);
+    for helper in [
+        "spawnmux-testchild",
+        "spawnmux-testchild-2",
+        "spawnmux-testchild-3",
+    ] {
+        for (stream, tag) in [("stdout", "out"), ("stderr", "err")] {
+            let lines: Vec<&str> = recs
+                .iter()
+                .filter(|r| r["helper"] == helper && r["stream"] == stream)
+                .map(|r| r["line"].as_str().expect("line"))
+                .collect();
+            assert_eq!(lines.len(), 20000, "{helper} {stream}");
+            for (i, l) in lines.iter().enumerate() {
+                assert_eq!(*l, format!("{tag} {i}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn restarts_with_backoff_then_gives_up() {
+    let d = dir(
+        "restart",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.crashy]
+command = ["TC", "exit", "4"]
+restart = "on-failure"
+max_restarts = 2
+"#,
+        )],
+    );
+    let out = run(&d, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(4));
+    let recs = json_lines(&out);
+    let events: Vec<&str> = recs.iter().filter_map(|r| r["event"].as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "start", "ready", "exit", "restart", "start", "exit", "restart", "start", "exit",
+            "give_up"
+        ]
+    );
+    let delays: Vec<u64> = recs
+        .iter()
+        .filter(|r| r["event"] == "restart")
+        .map(|r| r["delay_ms"].as_u64().expect("delay"))
+        .collect();
+    assert_eq!(delays, [1000, 2000]);
+}
+
+#[test]
+fn depends_on_waits_for_the_ready_line() {
+    let d = dir(
+        "ready",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.web]
+command = ["TC", "out", "web\\n"]
+depends_on = ["api"]
+[helpers.api]
+command = ["TC", "sleep", "300", "out", "listening, ready in 300ms\\n"]
+ready_line = "ready in"
+"#,
+        )],
+    );
+    let out = run(&d, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let recs = json_lines(&out);
+    let pos = |helper: &str, event: &str| {
+        recs.iter()
+            .position(|r| r["helper"] == helper && r["event"] == event)
+            .expect(event)
+    };
+    assert!(
+        pos("api", "ready") < pos("web", "start"),
+        "web started before api was ready"
+    );
+}
+
+#[test]
+fn a_missing_program_is_reported_and_the_others_run_on() {
+    let d = dir(
+        "missing",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.ghost]
+command = ["spawnmux-no-such-program"]
+[helpers.ok]
+command = ["TC", "sleep", "200", "out", "still here\\n"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--no-timestamps", "--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ghost cannot start: spawning `spawnmux-no-such-program`"),
+        "{text}"
+    );
+    assert!(text.contains("ok       | still here"), "{text}");
+    assert_eq!(out.status.code(), Some(127));
+}
+
+#[test]
+fn kill_others_on_fail_stops_the_rest() {
+    let d = dir(
+        "kof",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.bad]
+command = ["TC", "sleep", "100", "exit", "5"]
+[helpers.forever]
+command = ["TC", "forever", "50"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--kill-others-on-fail", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(5));
+    let recs = json_lines(&out);
+    assert!(recs
+        .iter()
+        .any(|r| r["helper"] == "forever" && r["event"] == "exit" && r["signal"] == 15));
+}
+
+#[test]
+fn config_errors_exit_2_with_one_line() {
+    let d = dir(
+        "bad",
+        &[("spawnmux.toml", "[helpers.web]\ncomand = [\"x\"]\n")],
+    );
+    let out = run(&d, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).expect("utf8");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("spawnmux.toml:2:1: unknown field `comand`"),
+        "{err}"
+    );
+    let empty = dir("none", &[]);
+    let out = run(&empty, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no spawnmux.toml or Procfile"));
+}
+
+#[test]
+fn procfile_with_env_file_and_ports() {
+    let d = dir(
+        "procfile",
+        &[
+            (
+                "Procfile",
+                "web: TC env PORT env GREETING\nworker: TC env PORT\n",
+            ),
+            (".env", "GREETING=hello\n"),
+        ],
+    );
+    let out = run(&d, &["--no-timestamps", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("web      | PORT=5000"), "{text}");
+    assert!(text.contains("web      | GREETING=hello"), "{text}");
+    assert!(text.contains("worker   | PORT=5100"), "{text}");
+}
+
+/// Processes whose process group is `pgid`.
+#[cfg(target_os = "linux")]
+fn group_members(pgid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .is_some_and(|s| {
+                    let Some((_, rest)) = s.rsplit_once(')') else {
+                        return false;
+                    };
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    f.first() != Some(&"Z")
+                        && f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+                })
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+fn stop_with(signal: rustix::process::Signal, expect: i32) {
+    let d = dir(
+        &format!("sig{expect}"),
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.tree]
+command = ["TC", "grandchild", "60000", "forever", "50"]
+[helpers.stubborn]
+command = ["TC", "ignore-term", "forever", "50"]
+stop_timeout = "300ms"
+"#,
+        )],
+    );
+    let mut child = spawnmux(&d, &["--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut pids, mut ignoring, mut grandchild) = (Vec::new(), false, false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut line = String::new();
+    while pids.len() < 2 || !ignoring || !grandchild {
+        assert!(Instant::now() < deadline, "helpers did not start");
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "spawnmux ended early"
+        );
+        let rec: Value = serde_json::from_str(&line).expect("json");
+        if rec["event"] == "start" {
+            pids.push(rec["pid"].as_u64().expect("pid") as u32);
+        }
+        ignoring |= rec["line"] == "ignoring term";
+        grandchild |= rec["line"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("grandchild "));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).expect("pid"),
+        signal,
+    )
+    .expect("signal");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(expect), "{rest}");
+    for pgid in pids {
+        assert_eq!(
+            group_members(pgid),
+            Vec::<u32>::new(),
+            "process group {pgid} left behind"
+        );
+    }
+    let exits = rest
+        .lines()
+        .filter(|l| l.contains("\"event\":\"exit\""))
+        .count();
+    assert_eq!(exits, 2, "{rest}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigint_stops_every_tree_and_exits_130() {
+    stop_with(rustix::process::Signal::INT, 130);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_stops_every_tree_and_exits_143() {
+    stop_with(rustix::process::Signal::TERM, 143);
+}
