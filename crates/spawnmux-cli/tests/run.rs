@@ -409,3 +409,76 @@ fn sigint_stops_every_tree_and_exits_130() {
 fn sigterm_stops_every_tree_and_exits_143() {
     stop_with(rustix::process::Signal::TERM, 143);
 }
+
+#[test]
+fn a_prompt_without_newline_is_shown_after_a_short_silence() {
+    let d = dir(
+        "prompt",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.ask]
+command = ["TC", "out", "Continue? ", "sleep", "1500", "out", "yes\\n"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--format", "json"]);
+    let recs = json_lines(&out);
+    let pieces: Vec<(&str, bool, bool)> = recs
+        .iter()
+        .filter(|r| r["stream"] == "stdout")
+        .map(|r| {
+            (
+                r["line"].as_str().expect("line"),
+                r["partial"] == true,
+                r["continued"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(pieces, [("Continue? ", true, false), ("yes", false, true)]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_sigint_kills_at_once() {
+    let d = dir(
+        "second",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.stubborn]
+command = ["TC", "ignore-term", "forever", "50"]
+stop_signal = "TERM"
+stop_timeout = "1h"
+"#,
+        )],
+    );
+    let mut child = spawnmux(&d, &["--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("ignoring term") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "spawnmux ended early"
+        );
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("first");
+    // Wait for the first stop record, then interrupt again: no waiting for the hour.
+    while !line.contains("\"event\":\"stop\"") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "spawnmux ended early"
+        );
+    }
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("second");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).expect("read");
+    assert_eq!(child.wait().expect("wait").code(), Some(130));
+    assert!(rest.contains("\"signal\":9"), "{rest}");
+}
