@@ -482,3 +482,9 @@ stop_timeout = "1h"
     assert_eq!(child.wait().expect("wait").code(), Some(130));
     assert!(rest.contains("\"signal\":9"), "{rest}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sighup_stops_every_tree_and_exits_129() {
+    stop_with(rustix::process::Signal::HUP, 129);
+}
