@@ -17,7 +17,7 @@ pub(crate) struct Cli {
 pub(crate) enum Cmd {
     /// Run helpers from spawnmux.toml (or -c FILE), a Procfile (-f, or when no spawnmux.toml
     /// exists), or the commands given after `--`; merge their output into one log.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The seed article's parent: start children that write to stdout and stderr at random
     /// times, and print their lines as `[child PID][info]` / `[child PID][warning]` as they
     /// arrive, until Ctrl-C (or --duration).
@@ -112,9 +112,63 @@ pub(crate) struct RunArgs {
     /// Stop every helper as soon as one exits with a failure.
     #[arg(long)]
     pub(crate) kill_others_on_fail: bool,
+    #[command(flatten)]
+    pub(crate) watch: WatchArgs,
     /// Ad-hoc helpers: each argument is one shell command, named by its program.
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) commands: Vec<String>,
+}
+
+/// Watch mode on the command line; each flag overrides the same key of the config's `[watch]`.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Watch mode")]
+pub(crate) struct WatchArgs {
+    /// Watch this directory (recursively) or file; repeat for more. Replaces `[watch] paths`.
+    #[arg(long = "watch", value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Rebuild command (a shell string) to run after a change. Replaces `[watch] run`.
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) on_change: Option<String>,
+    /// Helpers to restart after a successful rebuild (after every change without
+    /// --on-change).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub(crate) restart_on_change: Vec<String>,
+    /// Ignore changes to paths matching this gitignore-style pattern; repeat for more. Added
+    /// to `[watch] ignore`.
+    #[arg(long = "ignore", value_name = "GLOB")]
+    pub(crate) ignore: Vec<String>,
+    /// Directory or file the rebuild writes: its changes never trigger. Added to
+    /// `[watch] output`.
+    #[arg(long = "build-output", value_name = "PATH")]
+    pub(crate) output: Vec<PathBuf>,
+    /// Quiet time after the last change before acting (default 200ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub(crate) debounce: Option<Duration>,
+    /// A change during a rebuild: queue another rebuild, restart the running one, or ignore it.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub(crate) on_busy: Option<crate::spec::OnBusy>,
+    /// Poll the file system (default every 1s) instead of OS notifications: for network
+    /// drives and file systems that do not report changes.
+    #[arg(long, value_parser = parse_duration, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "1s")]
+    pub(crate) poll: Option<Duration>,
+    /// Do not read .gitignore, .ignore and .git/info/exclude files.
+    #[arg(long)]
+    pub(crate) no_gitignore: bool,
+}
+
+impl WatchArgs {
+    /// Whether any watch flag was given.
+    pub(crate) fn any(&self) -> bool {
+        !self.paths.is_empty()
+            || self.on_change.is_some()
+            || !self.restart_on_change.is_empty()
+            || !self.ignore.is_empty()
+            || !self.output.is_empty()
+            || self.debounce.is_some()
+            || self.on_busy.is_some()
+            || self.poll.is_some()
+            || self.no_gitignore
+    }
 }
 
 #[derive(Debug, Args)]

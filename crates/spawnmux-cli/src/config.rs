@@ -11,17 +11,36 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::load::LoadError;
-use crate::spec::{HelperSpec, Program, Restart, RunSpec};
+use crate::spec::{HelperSpec, OnBusy, Program, Restart, RunSpec, WatchSpec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     helpers: IndexMap<String, Spanned<RawHelper>>,
-    /// Watch mode (issue 5): accepted, not used yet.
+    watch: Option<Spanned<RawWatch>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    paths: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
-    #[allow(dead_code)]
-    watch: Option<toml::Table>,
+    ignore: Vec<Spanned<String>>,
+    gitignore: Option<bool>,
+    #[serde(default)]
+    output: Vec<String>,
+    debounce: Option<Spanned<String>>,
+    run: Option<Spanned<toml::Value>>,
+    name: Option<Spanned<String>>,
+    cwd: Option<Spanned<String>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    stop_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    restart: Vec<Spanned<String>>,
+    on_busy: Option<Spanned<String>>,
+    poll: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,7 +94,7 @@ pub(crate) fn load(path: &Path) -> Result<RunSpec, LoadError> {
             None => LoadError(format!("{}: {msg}", path.display())),
         }
     })?;
-    if raw.helpers.is_empty() {
+    if raw.helpers.is_empty() && raw.watch.is_none() {
         return Err(LoadError(format!(
             "{}: no helpers defined (add a [helpers.NAME] table)",
             path.display()
@@ -90,10 +109,195 @@ pub(crate) fn load(path: &Path) -> Result<RunSpec, LoadError> {
         helpers.push(helper_spec(&src, base, name, helper)?);
     }
     check_dependencies(&src, &raw, &helpers)?;
+    let watch = match &raw.watch {
+        Some(w) => Some(watch_spec(&src, base, w, &raw)?),
+        None => None,
+    };
     Ok(RunSpec {
         helpers,
         origin: path.display().to_string(),
+        watch,
     })
+}
+
+/// `[watch]`: paths must exist; `run` is a list (argv) or a string (shell); `restart` names
+/// helpers.
+fn watch_spec(
+    src: &Source<'_>,
+    base: &Path,
+    raw: &Spanned<RawWatch>,
+    config: &RawConfig,
+) -> Result<WatchSpec, LoadError> {
+    let w = raw.get_ref();
+    let abs_base = std::path::absolute(base)
+        .map_err(|e| src.at(raw.span(), format!("[watch]: {}: {e}", base.display())))?;
+    let Some(paths) = w.paths.as_ref().filter(|p| !p.get_ref().is_empty()) else {
+        return Err(src.at(
+            raw.span(),
+            "[watch] needs `paths`, a list of directories or files to watch",
+        ));
+    };
+    let mut abs = Vec::new();
+    for p in paths.get_ref() {
+        let full = abs_base.join(p.get_ref());
+        if let Err(e) = std::fs::metadata(&full) {
+            return Err(src.at(
+                p.span(),
+                format!(
+                    "[watch] paths: `{}` cannot be watched: {}: {e}",
+                    p.get_ref(),
+                    full.display()
+                ),
+            ));
+        }
+        abs.push(full);
+    }
+    let mut spec = WatchSpec::new(abs, abs_base.clone());
+    for pattern in &w.ignore {
+        crate::watch::check_pattern(pattern.get_ref())
+            .map_err(|e| src.at(pattern.span(), format!("[watch] ignore: {e}")))?;
+        spec.ignore.push(pattern.get_ref().clone());
+    }
+    spec.gitignore = w.gitignore.unwrap_or(true);
+    spec.output = w.output.iter().map(|o| abs_base.join(o)).collect();
+    if let Some(d) = &w.debounce {
+        spec.debounce = parse_duration(d.get_ref())
+            .map_err(|e| src.at(d.span(), format!("[watch] debounce: {e}")))?;
+    }
+    if let Some(b) = &w.on_busy {
+        spec.on_busy = match b.get_ref().as_str() {
+            "queue" => OnBusy::Queue,
+            "restart" => OnBusy::Restart,
+            "ignore" => OnBusy::Ignore,
+            other => {
+                return Err(src.at(
+                    b.span(),
+                    format!("[watch] on_busy must be queue, restart or ignore, not `{other}`"),
+                ))
+            }
+        };
+    }
+    if let Some(p) = &w.poll {
+        spec.poll = match p.get_ref() {
+            toml::Value::Boolean(true) => Some(crate::watch::DEFAULT_POLL),
+            toml::Value::Boolean(false) => None,
+            toml::Value::String(s) => Some(
+                parse_duration(s).map_err(|e| src.at(p.span(), format!("[watch] poll: {e}")))?,
+            ),
+            other => {
+                return Err(src.at(
+                    p.span(),
+                    format!(
+                        "[watch] poll must be true, false or a duration like \"1s\", not {other}"
+                    ),
+                ))
+            }
+        };
+    }
+    for r in &w.restart {
+        if !config.helpers.contains_key(r.get_ref()) {
+            return Err(src.at(
+                r.span(),
+                format!(
+                    "[watch] restart names `{}`, which is not a helper",
+                    r.get_ref()
+                ),
+            ));
+        }
+        spec.restart.push(r.get_ref().clone());
+    }
+    if let Some(run) = &w.run {
+        let program = match run.get_ref() {
+            toml::Value::String(s) if !s.trim().is_empty() => Program::Shell(s.clone()),
+            toml::Value::Array(items)
+                if !items.is_empty()
+                    && items.iter().all(|i| i.is_str())
+                    && items[0].as_str().is_some_and(|s| !s.is_empty()) =>
+            {
+                Program::Argv(
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(String::from))
+                        .collect(),
+                )
+            }
+            _ => {
+                return Err(src.at(
+                    run.span(),
+                    "[watch] run must be a non-empty list of strings (argv) or a non-empty string (shell)",
+                ))
+            }
+        };
+        let name = w.name.as_ref().map_or("build", |n| n.get_ref().as_str());
+        let name_span = w.name.as_ref().map_or(run.span(), |n| n.span());
+        if !valid_name(name) {
+            return Err(src.at(
+                name_span,
+                format!("[watch] name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
+            ));
+        }
+        if config.helpers.contains_key(name) || name == "spawnmux" {
+            return Err(src.at(
+                name_span,
+                format!("[watch] the build's name `{name}` is taken; set [watch] name = \"...\""),
+            ));
+        }
+        let mut build = HelperSpec::new(name, program);
+        if let Some(cwd) = &w.cwd {
+            build.cwd = Some(existing_dir(src, base, cwd, "[watch] cwd")?);
+        }
+        build.env = w.env.clone();
+        if let Some(t) = &w.stop_timeout {
+            build.stop_timeout = parse_duration(t.get_ref())
+                .map_err(|e| src.at(t.span(), format!("[watch] stop_timeout: {e}")))?;
+        }
+        spec.build = Some(build);
+    } else if let Some(key) = [
+        ("name", w.name.as_ref().map(|n| n.span())),
+        ("cwd", w.cwd.as_ref().map(|c| c.span())),
+    ]
+    .into_iter()
+    .find_map(|(k, s)| s.map(|s| (k, s)))
+    {
+        return Err(src.at(
+            key.1,
+            format!(
+                "[watch] {} is for the `run` command, and there is none",
+                key.0
+            ),
+        ));
+    }
+    if spec.build.is_none() && spec.restart.is_empty() {
+        return Err(src.at(
+            raw.span(),
+            "[watch] needs `run` (a rebuild command), `restart` (helpers to restart), or both",
+        ));
+    }
+    Ok(spec)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// `base/cwd`, which must be a directory.
+fn existing_dir(
+    src: &Source<'_>,
+    base: &Path,
+    cwd: &Spanned<String>,
+    what: &str,
+) -> Result<std::path::PathBuf, LoadError> {
+    let dir = base.join(cwd.get_ref());
+    if !dir.is_dir() {
+        return Err(src.at(
+            cwd.span(),
+            format!("{what}: directory `{}` does not exist", dir.display()),
+        ));
+    }
+    Ok(dir)
 }
 
 fn helper_spec(
@@ -104,11 +308,7 @@ fn helper_spec(
 ) -> Result<HelperSpec, LoadError> {
     let span = raw.span();
     let h = raw.get_ref();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-    {
+    if !valid_name(name) {
         return Err(src.at(
             span,
             format!("helper name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
@@ -141,17 +341,12 @@ fn helper_spec(
     };
     let mut spec = HelperSpec::new(name, program);
     if let Some(cwd) = &h.cwd {
-        let dir = base.join(cwd.get_ref());
-        if !dir.is_dir() {
-            return Err(src.at(
-                cwd.span(),
-                format!(
-                    "`cwd` of helper `{name}`: directory `{}` does not exist",
-                    dir.display()
-                ),
-            ));
-        }
-        spec.cwd = Some(dir);
+        spec.cwd = Some(existing_dir(
+            src,
+            base,
+            cwd,
+            &format!("`cwd` of helper `{name}`"),
+        )?);
     }
     spec.env = h.env.clone();
     if let Some(r) = &h.restart {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::RunArgs;
-use crate::spec::{HelperSpec, Program, RunSpec};
+use crate::cli::{RunArgs, WatchArgs};
+use crate::spec::{HelperSpec, Program, RunSpec, WatchSpec};
 
 /// A problem with the user's input (config file, Procfile, env file, arguments): one line,
 /// naming the file, the position and the problem. `spawnmux` prints it and exits with 2.
@@ -49,17 +49,115 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
             .procfile
             .clone()
             .unwrap_or_else(|| dir.join("Procfile"));
-        if args.procfile.is_none() && !procfile.exists() {
+        if args.procfile.is_none() && !procfile.exists() && args.watch.any() {
+            // Watch mode alone: `spawnmux run --watch src --on-change 'make'` (without
+            // --watch, apply_watch_args says what is missing).
+            ad_hoc(&[])
+        } else if args.procfile.is_none() && !procfile.exists() {
             return Err(LoadError(format!(
                 "no spawnmux.toml or Procfile in {}; pass -c FILE, -f FILE or commands after --",
                 dir.display()
             )));
+        } else {
+            let env = env_files(&args.env_files, procfile.parent())?;
+            crate::procfile::load(&procfile, &env)?
         }
-        let env = env_files(&args.env_files, procfile.parent())?;
-        crate::procfile::load(&procfile, &env)?
     };
+    apply_watch_args(&mut spec, &args.watch, dir)?;
     select(&mut spec.helpers, &args.only, &args.except)?;
+    if let Some(w) = &mut spec.watch {
+        w.restart
+            .retain(|r| spec.helpers.iter().any(|h| &h.name == r));
+    }
     Ok(spec)
+}
+
+/// The watch flags on top of the config's `[watch]` (or instead of it).
+fn apply_watch_args(spec: &mut RunSpec, args: &WatchArgs, dir: &Path) -> Result<(), LoadError> {
+    if !args.any() {
+        return Ok(());
+    }
+    let abs_dir = std::path::absolute(dir)
+        .map_err(|e| LoadError(format!("current directory {}: {e}", dir.display())))?;
+    let mut watch = match spec.watch.take() {
+        Some(w) => w,
+        None if args.paths.is_empty() => {
+            return Err(LoadError(
+                "watch flags need --watch PATH (or a [watch] table in the config)".into(),
+            ))
+        }
+        None => WatchSpec::new(Vec::new(), abs_dir.clone()),
+    };
+    if !args.paths.is_empty() {
+        watch.paths.clear();
+        for p in &args.paths {
+            let full = abs_dir.join(p);
+            std::fs::metadata(&full).map_err(|e| {
+                LoadError(format!(
+                    "--watch {}: cannot be watched: {}: {e}",
+                    p.display(),
+                    full.display()
+                ))
+            })?;
+            watch.paths.push(full);
+        }
+    }
+    if let Some(cmd) = &args.on_change {
+        if cmd.trim().is_empty() {
+            return Err(LoadError("--on-change: the command is empty".into()));
+        }
+        let program = Program::Shell(cmd.clone());
+        match &mut watch.build {
+            Some(b) => b.program = program,
+            None => {
+                let mut name = "build".to_string();
+                let mut n = 1;
+                while spec.helpers.iter().any(|h| h.name == name) {
+                    n += 1;
+                    name = format!("build-{n}");
+                }
+                watch.build = Some(HelperSpec::new(name, program));
+            }
+        }
+    }
+    if !args.restart_on_change.is_empty() {
+        for name in &args.restart_on_change {
+            if !spec.helpers.iter().any(|h| &h.name == name) {
+                let known: Vec<&str> = spec.helpers.iter().map(|h| h.name.as_str()).collect();
+                return Err(LoadError(format!(
+                    "--restart-on-change: no helper named `{name}` (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        watch.restart = args.restart_on_change.clone();
+    }
+    for pattern in &args.ignore {
+        crate::watch::check_pattern(pattern).map_err(|e| LoadError(format!("--ignore: {e}")))?;
+        watch.ignore.push(pattern.clone());
+    }
+    watch
+        .output
+        .extend(args.output.iter().map(|o| abs_dir.join(o)));
+    if let Some(d) = args.debounce {
+        watch.debounce = d;
+    }
+    if let Some(b) = args.on_busy {
+        watch.on_busy = b;
+    }
+    if args.poll.is_some() {
+        watch.poll = args.poll;
+    }
+    if args.no_gitignore {
+        watch.gitignore = false;
+    }
+    if watch.build.is_none() && watch.restart.is_empty() {
+        return Err(LoadError(
+            "--watch needs --on-change COMMAND, --restart-on-change NAME, or both".into(),
+        ));
+    }
+    spec.watch = Some(watch);
+    Ok(())
 }
 
 fn config_path(args: &RunArgs, dir: &Path) -> Option<PathBuf> {
@@ -107,6 +205,7 @@ fn ad_hoc(commands: &[String]) -> RunSpec {
     RunSpec {
         helpers,
         origin: "command line".into(),
+        watch: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod procfile;
 mod runner;
 mod signals;
 mod spec;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;

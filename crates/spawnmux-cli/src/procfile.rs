@@ -64,6 +64,7 @@ pub(crate) fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<RunSpe
     Ok(RunSpec {
         helpers,
         origin: path.display().to_string(),
+        watch: None,
     })
 }
 

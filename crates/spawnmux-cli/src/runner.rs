@@ -6,16 +6,20 @@
 //! signal, kill, log). Timers (restart backoff, stop timeouts) shorten the loop's wait; nothing
 //! polls.
 
+use std::collections::HashSet;
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use indexmap::IndexSet;
 use serde_json::Value;
 use spawnmux::{ChildId, Command, Event, Events, Exit, Mux};
 
 use crate::cli::RunArgs;
 use crate::output::{fields, Log};
-use crate::spec::{HelperSpec, Program, Restart, RunSpec};
+use crate::spec::{HelperSpec, OnBusy, Program, Restart, RunSpec, WatchSpec};
+use crate::watch::Watch;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -25,6 +29,13 @@ const STABLE_AFTER: Duration = Duration::from_secs(10);
 const PARTIAL_AFTER: Duration = Duration::from_millis(300);
 /// After every stop timeout and kill, how long to wait for trees to go away.
 const LAST_WAIT: Duration = Duration::from_secs(5);
+/// How often to look again for an old process tree that has closed its pipes but not yet
+/// gone (only while a helper waits to be restarted).
+const TREE_CHECK: Duration = Duration::from_millis(20);
+/// Builds in a row triggered only by changes made during the previous build: a rebuild loop.
+const LOOP_LIMIT: u32 = 3;
+/// A burst of changes is acted on after at most this many debounce periods (and 2 s).
+const MAX_DEBOUNCES: u32 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
@@ -38,6 +49,15 @@ enum State {
     Backoff(Instant),
     /// Ended for good (exit code as spawnmux reports it).
     Done(i32),
+    /// Exited after a stop that restarts it: waiting for its old process tree to be gone
+    /// (pipes closed, process group empty), then started again (`then_start`) or done.
+    Draining {
+        id: ChildId,
+        pid: u32,
+        deadline: Instant,
+        killed: bool,
+        then_start: bool,
+    },
 }
 
 struct Helper {
@@ -48,6 +68,54 @@ struct Helper {
     backoff: Duration,
     /// When a stop was requested: kill the tree at this time.
     kill_at: Option<Instant>,
+    /// Process id of the current (or last) process.
+    pid: u32,
+    /// Being stopped in order to start again (watch mode).
+    replace: bool,
+    /// The watch mode's rebuild command: started by changes only.
+    is_build: bool,
+}
+
+impl Helper {
+    fn new(spec: HelperSpec, is_build: bool) -> Helper {
+        Helper {
+            spec,
+            state: if is_build {
+                State::Done(0)
+            } else {
+                State::Waiting
+            },
+            ready: false,
+            restarts: 0,
+            backoff: FIRST_BACKOFF,
+            kill_at: None,
+            pid: 0,
+            replace: false,
+            is_build,
+        }
+    }
+}
+
+/// Watch mode's state: changes waiting for the debounce, the build, loop detection.
+struct WatchState {
+    watch: Watch,
+    /// Index of the build in `Runner::helpers`.
+    build: Option<usize>,
+    /// Indices of the helpers to restart.
+    restart: Vec<usize>,
+    debounce: Duration,
+    on_busy: OnBusy,
+    pending: IndexSet<PathBuf>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    /// Every pending change arrived while a build ran (or right after it).
+    pending_from_build: bool,
+    build_end: Option<Instant>,
+    /// Changes during the current build were reported as ignored (on_busy = ignore).
+    ignore_reported: bool,
+    loop_streak: u32,
+    /// Paths a rebuild loop was found on: their changes during a build are dropped.
+    loop_paths: HashSet<PathBuf>,
 }
 
 /// Why the runner is stopping, and the exit code that goes with it.
@@ -67,34 +135,36 @@ struct Runner {
     /// Deadline of the whole stop (after which the `Mux` is dropped, killing what is left).
     stop_deadline: Option<Instant>,
     signals: Option<crate::signals::Signals>,
+    watch: Option<WatchState>,
 }
 
 /// Runs `spec` until every helper has ended or a signal stops spawnmux.
 pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let names: Vec<String> = spec.helpers.iter().map(|h| h.name.clone()).collect();
+    let mut helpers: Vec<Helper> = spec
+        .helpers
+        .into_iter()
+        .map(|spec| Helper::new(spec, false))
+        .collect();
+    if let Some(build) = spec.watch.as_ref().and_then(|w| w.build.clone()) {
+        helpers.push(Helper::new(build, true));
+    }
+    let names: Vec<String> = helpers.iter().map(|h| h.spec.name.clone()).collect();
     let color = crate::output::use_color(args.color);
     let mut runner = Runner {
         mux: Mux::new()?,
         log: Log::new(args.format, color, !args.no_timestamps, &names),
-        helpers: spec
-            .helpers
-            .into_iter()
-            .map(|spec| Helper {
-                spec,
-                state: State::Waiting,
-                ready: false,
-                restarts: 0,
-                backoff: FIRST_BACKOFF,
-                kill_at: None,
-            })
-            .collect(),
+        helpers,
         kill_others_on_fail: args.kill_others_on_fail,
         stopping: None,
         first_failure: None,
         stop_deadline: None,
         signals: None,
+        watch: None,
     };
     runner.signals = Some(crate::signals::install(&mut runner.mux)?);
+    if let Some(w) = &spec.watch {
+        runner.start_watch(w)?;
+    }
     runner.start_ready_helpers()?;
     let code = runner.run_loop()?;
     runner.log.flush()?;
@@ -115,6 +185,7 @@ impl Runner {
             let mut signals = Vec::new();
             for event in &events {
                 match event {
+                    Event::Woken(crate::watch::WAKE_TOKEN) => self.on_watch_wake()?,
                     Event::Woken(sig) => signals.push(sig as i32),
                     Event::Ready(r) => {
                         if let Some(s) = &self.signals {
@@ -127,6 +198,7 @@ impl Runner {
             for sig in signals {
                 self.on_signal(sig)?;
             }
+            self.check_draining()?;
             self.on_timers()?;
             self.start_ready_helpers()?;
             self.log.flush()?;
@@ -141,6 +213,8 @@ impl Runner {
                 Stop::HelperFailed(code) => code,
             }),
             Some(_) => None,
+            // Watch mode runs until stopped.
+            None if self.watch.is_some() => None,
             None => {
                 let all_done = self
                     .helpers
@@ -157,7 +231,22 @@ impl Runner {
             _ => None,
         });
         let kills = self.helpers.iter().filter_map(|h| h.kill_at);
-        backoffs.chain(kills).chain(self.stop_deadline).min()
+        let now = Instant::now();
+        let draining = self.helpers.iter().filter_map(|h| match h.state {
+            // Pipes closed but the group not yet empty: look again soon.
+            State::Draining { id, deadline, .. } if !self.mux.children().any(|c| c == id) => {
+                Some(deadline.min(now + TREE_CHECK))
+            }
+            State::Draining { deadline, .. } => Some(deadline),
+            _ => None,
+        });
+        let watch = self.watch_due();
+        backoffs
+            .chain(kills)
+            .chain(draining)
+            .chain(watch)
+            .chain(self.stop_deadline)
+            .min()
     }
 
     fn index_of(&self, id: ChildId) -> Option<usize> {
@@ -243,6 +332,7 @@ impl Runner {
         match self.mux.spawn(&cmd) {
             Ok(id) => {
                 let pid = self.mux.pid(id).unwrap_or(0);
+                self.helpers[i].pid = pid;
                 self.helpers[i].state = State::Running {
                     id,
                     since: Instant::now(),
@@ -255,14 +345,20 @@ impl Runner {
                     &format!("{name} started: {what} (pid {pid})"),
                     false,
                 )?;
-                if self.helpers[i].spec.ready_line.is_none() && !self.helpers[i].ready {
+                let h = &self.helpers[i];
+                if h.spec.ready_line.is_none() && !h.ready && !h.is_build {
                     self.mark_ready(i)?;
                 }
             }
             Err(e) => {
                 let msg = format!("{name} cannot start: {e}");
                 self.log.event(&name, "error", Value::Null, &msg, true)?;
-                self.after_end(i, 127, Duration::ZERO)?;
+                if self.helpers[i].is_build {
+                    self.helpers[i].state = State::Done(127);
+                    self.build_ended(i, 127, Duration::ZERO)?;
+                } else {
+                    self.after_end(i, 127, Duration::ZERO)?;
+                }
             }
         }
         Ok(())
@@ -275,13 +371,41 @@ impl Runner {
             _ => Duration::ZERO,
         };
         self.helpers[i].kill_at = None;
-        let (code, detail) = match exit {
+        let (code, mut detail) = match exit {
             Exit::Signal(s) => (128 + s, fields(&[("signal", s.into())])),
             other => (
                 other.code().unwrap_or(1),
                 fields(&[("code", other.code().unwrap_or(1).into())]),
             ),
         };
+        if std::mem::take(&mut self.helpers[i].replace) {
+            let msg = format!("{name} stopped ({exit})");
+            self.log.event(&name, "exit", detail, &msg, false)?;
+            if let State::Running { id, .. } = self.helpers[i].state {
+                self.helpers[i].state = State::Draining {
+                    id,
+                    pid: self.helpers[i].pid,
+                    deadline: Instant::now() + self.helpers[i].spec.stop_timeout,
+                    killed: false,
+                    then_start: !self.helpers[i].is_build,
+                };
+            }
+            return Ok(());
+        }
+        if self.helpers[i].is_build {
+            self.helpers[i].state = State::Done(code);
+            if let Value::Object(m) = &mut detail {
+                m.insert("duration_ms".into(), (uptime.as_millis() as u64).into());
+            }
+            let secs = uptime.as_secs_f32();
+            let (msg, warn) = match exit {
+                Exit::Code(0) => (format!("{name} succeeded in {secs:.1}s"), false),
+                _ => (format!("{name} failed ({exit}) after {secs:.1}s"), true),
+            };
+            self.log
+                .event(&name, "exit", detail, &msg, warn && self.stopping.is_none())?;
+            return self.build_ended(i, code, uptime);
+        }
         let msg = format!("{name} exited ({exit})");
         self.log.event(
             &name,
@@ -389,7 +513,7 @@ impl Runner {
                     longest = longest.max(h.spec.stop_timeout);
                 }
                 State::Waiting | State::Backoff(_) => h.state = State::Done(0),
-                State::Done(_) => {}
+                State::Done(_) | State::Draining { .. } => {}
             }
         }
         // Exited children whose grandchildren still hold a pipe are stopped the same way.
@@ -437,6 +561,9 @@ impl Runner {
                 }
             }
         }
+        if self.watch_due().is_some_and(|t| t <= now) {
+            self.fire()?;
+        }
         if self.stop_deadline.is_some_and(|d| d <= now) {
             // Whatever is left holds a pipe from outside its group: let go (Drop kills and
             // reaps what it can).
@@ -444,6 +571,344 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// Watch mode.
+impl Runner {
+    fn start_watch(&mut self, spec: &WatchSpec) -> io::Result<()> {
+        let (watch, warnings) = Watch::start(spec, self.mux.waker(crate::watch::WAKE_TOKEN))?;
+        for w in warnings {
+            self.log
+                .event("spawnmux", "watch_error", Value::Null, &w, true)?;
+        }
+        let build = self.helpers.iter().position(|h| h.is_build);
+        let restart: Vec<usize> = spec
+            .restart
+            .iter()
+            .filter_map(|name| self.helpers.iter().position(|h| &h.spec.name == name))
+            .collect();
+        let mut what = Vec::new();
+        if let Some(b) = build {
+            let spec = &self.helpers[b].spec;
+            what.push(format!("run {} ({})", spec.name, describe(&spec.program)));
+        }
+        if !restart.is_empty() {
+            let names: Vec<&str> = restart
+                .iter()
+                .map(|&i| self.helpers[i].spec.name.as_str())
+                .collect();
+            what.push(format!("restart {}", names.join(", ")));
+        }
+        let msg = format!(
+            "watching {} (debounce {}): on change, {}",
+            watch.describe(),
+            humantime::format_duration(spec.debounce),
+            what.join(", then ")
+        );
+        self.log
+            .event("spawnmux", "watch", Value::Null, &msg, false)?;
+        self.watch = Some(WatchState {
+            watch,
+            build,
+            restart,
+            debounce: spec.debounce,
+            on_busy: spec.on_busy,
+            pending: IndexSet::new(),
+            first: None,
+            last: None,
+            pending_from_build: false,
+            build_end: None,
+            ignore_reported: false,
+            loop_streak: 0,
+            loop_paths: HashSet::new(),
+        });
+        Ok(())
+    }
+
+    /// Whether the build is running (or its old tree is still going away).
+    fn build_busy(&self) -> bool {
+        let build = self.watch.as_ref().and_then(|w| w.build);
+        build.is_some_and(|b| {
+            matches!(
+                self.helpers[b].state,
+                State::Running { .. } | State::Draining { .. }
+            )
+        })
+    }
+
+    /// The watcher thread collected something.
+    fn on_watch_wake(&mut self) -> io::Result<()> {
+        let busy = self.build_busy();
+        let Some(w) = &mut self.watch else {
+            return Ok(());
+        };
+        let batch = w.watch.take();
+        let mut notes: Vec<(&str, String, bool)> = Vec::new();
+        for e in batch.errors {
+            notes.push(("watch_error", format!("watch: {e}"), true));
+        }
+        if batch.ignore_files_changed {
+            for e in w.watch.reload_filter() {
+                notes.push(("watch_error", e, true));
+            }
+        }
+        if batch.roots_changed {
+            for m in w.watch.rewatch() {
+                notes.push(("watch", m, false));
+            }
+        }
+        let now = Instant::now();
+        let grace = w.debounce.max(Duration::from_millis(300));
+        let build_window = busy || w.build_end.is_some_and(|t| now.duration_since(t) < grace);
+        let mut paths = batch.paths;
+        if build_window {
+            paths.retain(|p| !w.loop_paths.contains(p));
+        }
+        let mut stop_build = None;
+        if !paths.is_empty() && self.stopping.is_none() {
+            match (busy, w.on_busy) {
+                (true, OnBusy::Ignore) => {
+                    if !std::mem::replace(&mut w.ignore_reported, true) {
+                        let msg = format!(
+                            "change during the build ignored (on_busy = ignore): {}",
+                            shown(&w.watch, &paths)
+                        );
+                        notes.push(("change_ignored", msg, false));
+                    }
+                    paths.clear();
+                }
+                (true, OnBusy::Restart) => stop_build = w.build,
+                _ => {}
+            }
+            if !paths.is_empty() {
+                if w.pending.is_empty() {
+                    w.first = Some(now);
+                    w.pending_from_build = build_window;
+                } else {
+                    w.pending_from_build &= build_window;
+                }
+                w.pending.extend(paths);
+                w.last = Some(now);
+            }
+        }
+        for (event, msg, warn) in notes {
+            self.log.event("spawnmux", event, Value::Null, &msg, warn)?;
+        }
+        if let Some(b) = stop_build {
+            if let State::Running { id, .. } = self.helpers[b].state {
+                if !self.helpers[b].replace {
+                    let name = self.helpers[b].spec.name.clone();
+                    let msg = format!("files changed during the build: stopping {name} to start it again (on_busy = restart)");
+                    self.log.event(&name, "stop", Value::Null, &msg, false)?;
+                    self.stop_to_replace(b, id)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// When the pending changes are due (debounced, build not busy).
+    fn watch_due(&self) -> Option<Instant> {
+        let w = self.watch.as_ref()?;
+        if w.pending.is_empty() || self.stopping.is_some() || self.build_busy() {
+            return None;
+        }
+        let max_wait = (w.debounce * MAX_DEBOUNCES).max(Duration::from_secs(2));
+        Some((w.last? + w.debounce).min(w.first? + max_wait))
+    }
+
+    /// Acts on the pending changes: starts the build, or restarts the helpers.
+    fn fire(&mut self) -> io::Result<()> {
+        let Some(w) = &mut self.watch else {
+            return Ok(());
+        };
+        let paths = std::mem::take(&mut w.pending);
+        let from_build = std::mem::take(&mut w.pending_from_build);
+        let shown_paths = shown(&w.watch, &paths);
+        let list: Vec<Value> = paths
+            .iter()
+            .take(100)
+            .map(|p| w.watch.show(p).into())
+            .collect();
+        let detail = fields(&[("paths", list.into()), ("count", paths.len().into())]);
+        if w.build.is_some() && from_build {
+            w.loop_streak += 1;
+        } else {
+            w.loop_streak = 0;
+        }
+        if w.loop_streak >= LOOP_LIMIT {
+            w.loop_streak = 0;
+            w.loop_paths.extend(paths);
+            let msg = format!(
+                "rebuild loop: each build changes watched files ({shown_paths}); their changes during a build no longer trigger one. Add them to [watch] ignore or output."
+            );
+            return self
+                .log
+                .event("spawnmux", "rebuild_loop", detail, &msg, true);
+        }
+        let build = w.build;
+        w.ignore_reported = false;
+        self.log.event(
+            "spawnmux",
+            "change",
+            detail,
+            &format!("change: {shown_paths}"),
+            false,
+        )?;
+        match build {
+            Some(b) => self.start(b),
+            None => self.restart_helpers("files changed"),
+        }
+    }
+
+    /// The build ended (or could not start) with `code`.
+    fn build_ended(&mut self, _i: usize, code: i32, _took: Duration) -> io::Result<()> {
+        if let Some(w) = &mut self.watch {
+            w.build_end = Some(Instant::now());
+        }
+        if self.stopping.is_some() {
+            return Ok(());
+        }
+        let restart = self.watch.as_ref().map_or(0, |w| w.restart.len());
+        if code == 0 {
+            self.restart_helpers("the build succeeded")
+        } else if restart > 0 {
+            let msg = "the build failed: helpers not restarted";
+            self.log
+                .event("spawnmux", "build_failed", Value::Null, msg, true)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn restart_helpers(&mut self, why: &str) -> io::Result<()> {
+        let list = self
+            .watch
+            .as_ref()
+            .map(|w| w.restart.clone())
+            .unwrap_or_default();
+        for i in list {
+            let name = self.helpers[i].spec.name.clone();
+            match self.helpers[i].state {
+                State::Running { id, .. } if !self.helpers[i].replace => {
+                    let msg = format!("restarting {name}: {why}");
+                    self.log.event(&name, "restart", Value::Null, &msg, false)?;
+                    self.stop_to_replace(i, id)?;
+                }
+                State::Done(_) | State::Backoff(_) => {
+                    let msg = format!("starting {name} again: {why}");
+                    self.log.event(&name, "restart", Value::Null, &msg, false)?;
+                    self.helpers[i].restarts = 0;
+                    self.helpers[i].backoff = FIRST_BACKOFF;
+                    self.start(i)?;
+                }
+                // Already being restarted, or not started yet (dependencies).
+                State::Running { .. } | State::Draining { .. } | State::Waiting => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the helper's stop signal; its exit leads to `Draining`, then to a new start.
+    fn stop_to_replace(&mut self, i: usize, id: ChildId) -> io::Result<()> {
+        let h = &mut self.helpers[i];
+        h.replace = true;
+        h.kill_at = Some(Instant::now() + h.spec.stop_timeout);
+        let _ = send_stop(&mut self.mux, id, h.spec.stop_signal);
+        Ok(())
+    }
+
+    /// Moves on the helpers whose old process tree was waited for.
+    fn check_draining(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        for i in 0..self.helpers.len() {
+            let State::Draining {
+                id,
+                pid,
+                deadline,
+                killed,
+                then_start,
+            } = self.helpers[i].state
+            else {
+                continue;
+            };
+            let name = self.helpers[i].spec.name.clone();
+            let gone = !self.mux.children().any(|c| c == id) && !tree::group_alive(pid);
+            if !gone && now < deadline {
+                continue;
+            }
+            if !gone && !killed {
+                let msg = format!(
+                    "{name}'s old processes are still running {} after it exited: killing them",
+                    humantime::format_duration(self.helpers[i].spec.stop_timeout)
+                );
+                self.log.event(&name, "stop", Value::Null, &msg, true)?;
+                let _ = self.mux.kill(id);
+                tree::kill_group(pid);
+                self.helpers[i].state = State::Draining {
+                    id,
+                    pid,
+                    deadline: now + LAST_WAIT,
+                    killed: true,
+                    then_start,
+                };
+                continue;
+            }
+            if !gone {
+                let msg = format!("{name}'s old processes did not go away; starting anyway");
+                self.log.event(&name, "stop", Value::Null, &msg, true)?;
+            }
+            self.helpers[i].state = State::Done(0);
+            if then_start && self.stopping.is_none() {
+                self.start(i)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `src/a.md (+3 more)`.
+fn shown(watch: &Watch, paths: &IndexSet<PathBuf>) -> String {
+    match paths.first() {
+        None => String::new(),
+        Some(first) if paths.len() == 1 => watch.show(first),
+        Some(first) => format!("{} (+{} more)", watch.show(first), paths.len() - 1),
+    }
+}
+
+/// Whether a helper's old process tree is still there.
+mod tree {
+    /// Whether the process group `pgid` (a helper's, led by its first process) has members.
+    #[cfg(unix)]
+    pub(super) fn group_alive(pgid: u32) -> bool {
+        let Some(pid) = i32::try_from(pgid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return false;
+        };
+        rustix::process::test_kill_process_group(pid).is_ok()
+    }
+
+    #[cfg(unix)]
+    pub(super) fn kill_group(pgid: u32) {
+        if let Some(pid) = i32::try_from(pgid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// Windows: the `Mux` closes a child's job object (`KILL_ON_JOB_CLOSE`) once its pipes
+    /// are closed, which ends the tree.
+    #[cfg(not(unix))]
+    pub(super) fn group_alive(_pgid: u32) -> bool {
+        false
+    }
+
+    #[cfg(not(unix))]
+    pub(super) fn kill_group(_pgid: u32) {}
 }
 
 fn send_stop(mux: &mut Mux, id: ChildId, signal: i32) -> io::Result<()> {

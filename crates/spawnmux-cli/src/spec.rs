@@ -13,6 +13,67 @@ pub(crate) struct RunSpec {
     pub(crate) helpers: Vec<HelperSpec>,
     /// Where the helpers came from, for messages ("spawnmux.toml", "Procfile", "command line").
     pub(crate) origin: String,
+    /// Watch mode: file changes trigger a rebuild and/or helper restarts.
+    pub(crate) watch: Option<WatchSpec>,
+}
+
+/// What to do with a file change that arrives while the rebuild is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum OnBusy {
+    /// Rebuild again once the running build has ended (default).
+    #[default]
+    Queue,
+    /// Stop the running build (its whole tree) and start a new one.
+    Restart,
+    /// Drop the change.
+    Ignore,
+}
+
+/// `[watch]` / `--watch`: the paths to watch and what a change does.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WatchSpec {
+    /// Directories (watched recursively) and files, absolute; they existed at load time.
+    pub(crate) paths: Vec<PathBuf>,
+    /// The directory paths are shown relative to and `ignore` patterns are rooted at (the
+    /// config file's directory, or the current directory).
+    pub(crate) base: PathBuf,
+    /// gitignore-syntax patterns relative to `base`, on top of `.gitignore` / `.ignore` files
+    /// (when `gitignore`) and the built-in excludes.
+    pub(crate) ignore: Vec<String>,
+    /// Honour `.gitignore`, `.ignore` and `.git/info/exclude`.
+    pub(crate) gitignore: bool,
+    /// What the build writes (directories or files, absolute): never a trigger.
+    pub(crate) output: Vec<PathBuf>,
+    /// Quiet time after the last change before acting.
+    pub(crate) debounce: Duration,
+    /// The rebuild command (a helper that is only started by changes).
+    pub(crate) build: Option<HelperSpec>,
+    /// Helpers restarted after a successful rebuild (or after every change, without `build`).
+    pub(crate) restart: Vec<String>,
+    pub(crate) on_busy: OnBusy,
+    /// Poll the file system at this interval instead of using OS notifications.
+    pub(crate) poll: Option<Duration>,
+}
+
+/// Default `debounce`.
+pub(crate) const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+
+impl WatchSpec {
+    /// Watch `paths` with every option at its default.
+    pub(crate) fn new(paths: Vec<PathBuf>, base: PathBuf) -> WatchSpec {
+        WatchSpec {
+            paths,
+            base,
+            ignore: Vec::new(),
+            gitignore: true,
+            output: Vec::new(),
+            debounce: DEFAULT_DEBOUNCE,
+            build: None,
+            restart: Vec::new(),
+            on_busy: OnBusy::Queue,
+            poll: None,
+        }
+    }
 }
 
 /// How a helper's program is given.
