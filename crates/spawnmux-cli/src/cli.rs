@@ -109,6 +109,10 @@ pub(crate) struct RunArgs {
     /// Leave out the HH:MM:SS column of the text log.
     #[arg(long)]
     pub(crate) no_timestamps: bool,
+    /// JSON log: keep the helpers' ANSI escape sequences (colours, cursor moves) in `line`
+    /// instead of removing them. The text log always passes them through.
+    #[arg(long)]
+    pub(crate) keep_ansi: bool,
     /// Stop every helper as soon as one exits with a failure.
     #[arg(long)]
     pub(crate) kill_others_on_fail: bool,

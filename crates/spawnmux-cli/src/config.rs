@@ -80,10 +80,19 @@ pub(crate) fn load(path: &Path) -> Result<RunSpec, LoadError> {
     let bytes = std::fs::read(path)
         .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
     let text = String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = at
+            - bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
         LoadError(format!(
-            "{}: not UTF-8 text (byte {})",
+            "{}:{line}:{col}: not UTF-8 text (byte 0x{:02X}); a config must be UTF-8",
             path.display(),
-            e.utf8_error().valid_up_to()
+            bytes[at]
         ))
     })?;
     let src = Source { path, text: &text };
@@ -425,9 +434,16 @@ fn check_dependencies(
         }
     }
     if let Some(cycle) = find_cycle(helpers) {
+        // At the first helper's `depends_on` entry that names the next one.
         let first = &raw.helpers[&cycle[0]];
+        let span = first
+            .get_ref()
+            .depends_on
+            .iter()
+            .find(|d| Some(d.get_ref()) == cycle.get(1))
+            .map_or(first.span(), |d| d.span());
         return Err(src.at(
-            first.span(),
+            span,
             format!("depends_on forms a cycle: {}", cycle.join(" -> ")),
         ));
     }
@@ -567,7 +583,10 @@ shell = "sass --watch src:out"
             "spawnmux.toml:3:15: helper `web` depends on `db`, which is not defined"
         );
         let e = err("cycle", "[helpers.a]\nshell = \"a\"\ndepends_on = [\"b\"]\n[helpers.b]\nshell = \"b\"\ndepends_on = [\"a\"]\n");
-        assert!(e.ends_with("depends_on forms a cycle: a -> b -> a"), "{e}");
+        assert_eq!(
+            e,
+            "spawnmux.toml:3:15: depends_on forms a cycle: a -> b -> a"
+        );
         let e = err(
             "dur",
             "[helpers.web]\nshell = \"a\"\nstop_timeout = \"soon\"\n",

@@ -10,7 +10,9 @@
 //! JSON (`--format json`): one object per line, e.g.
 //! `{"ts":"2026-11-24T18:00:00.123Z","helper":"web","stream":"stdout","level":"info","line":"…"}`;
 //! pieces carry `"partial":true` (no newline yet) / `"continued":true`; a line that is not
-//! UTF-8 has each invalid byte as `\xHH`, each backslash doubled, and `"escaped":true`.
+//! UTF-8 has each invalid byte as `\xHH`, each backslash doubled, and `"escaped":true`. ANSI
+//! escape sequences (colours, cursor moves, titles) are removed from `line` unless
+//! `--keep-ansi`; the text log passes every byte through to the terminal.
 //! Lifecycle records: `{"ts":…,"helper":"web","event":"start","pid":123,"message":"…"}` with
 //! events start, ready, exit (`code` or `signal`), restart (`attempt`, `delay_ms`), give_up,
 //! stop, error.
@@ -29,6 +31,7 @@ pub(crate) struct Log {
     format: Format,
     color: bool,
     timestamps: bool,
+    keep_ansi: bool,
     width: usize,
     names: Vec<String>,
     buf: Vec<u8>,
@@ -49,12 +52,19 @@ pub(crate) fn use_color(choice: crate::cli::ColorChoice) -> bool {
 }
 
 impl Log {
-    pub(crate) fn new(format: Format, color: bool, timestamps: bool, names: &[String]) -> Log {
+    pub(crate) fn new(
+        format: Format,
+        color: bool,
+        timestamps: bool,
+        keep_ansi: bool,
+        names: &[String],
+    ) -> Log {
         let width = names.iter().map(String::len).chain([8]).max().unwrap_or(8);
         Log {
             format,
             color,
             timestamps,
+            keep_ansi,
             width,
             names: names.to_vec(),
             buf: Vec::new(),
@@ -89,7 +99,14 @@ impl Log {
                     }
                     .into(),
                 );
-                let (line, escaped) = json_text(out.bytes);
+                let stripped;
+                let bytes = if self.keep_ansi {
+                    out.bytes
+                } else {
+                    stripped = strip_ansi(out.bytes);
+                    &stripped
+                };
+                let (line, escaped) = json_text(bytes);
                 rec.insert("line".into(), line.into());
                 if escaped {
                     rec.insert("escaped".into(), true.into());
@@ -201,6 +218,59 @@ pub(crate) fn json_text(bytes: &[u8]) -> (String, bool) {
     (out, true)
 }
 
+/// `bytes` without ANSI escape sequences: CSI (`ESC [` … final byte, e.g. colours), OSC
+/// (`ESC ]` … BEL or `ESC \`, e.g. window titles, hyperlinks), DCS/SOS/PM/APC strings (… `ESC \`)
+/// and two-byte escapes; an unterminated sequence runs to the end of the line. Every other byte
+/// stays, invalid UTF-8 included (the crates that do this decode UTF-8 first and would replace
+/// those bytes, and the JSON log keeps them as `\xHH`).
+pub(crate) fn strip_ansi(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const ESC: u8 = 0x1b;
+    if !bytes.contains(&ESC) {
+        return bytes.into();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != ESC {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i + 1..];
+        let len = match rest.first() {
+            // CSI: parameters and intermediates, then one final byte.
+            Some(b'[') => rest[1..]
+                .iter()
+                .position(|b| (0x40..=0x7e).contains(b))
+                .map_or(rest.len(), |p| p + 2),
+            // Strings ended by BEL (OSC only) or ST (`ESC \`).
+            Some(b']' | b'P' | b'X' | b'^' | b'_') => {
+                let osc = rest[0] == b']';
+                let mut end = rest.len();
+                for j in 1..rest.len() {
+                    if osc && rest[j] == 0x07 {
+                        end = j + 1;
+                        break;
+                    }
+                    if rest[j] == ESC && rest.get(j + 1) == Some(&b'\\') {
+                        end = j + 2;
+                        break;
+                    }
+                }
+                end
+            }
+            // nF: intermediates (0x20..=0x2f), then a final byte; else one byte (Fp/Fe/Fs).
+            Some(_) => rest
+                .iter()
+                .position(|b| !(0x20..=0x2f).contains(b))
+                .map_or(rest.len(), |p| p + 1),
+            None => 0,
+        };
+        i += 1 + len;
+    }
+    out.into()
+}
+
 /// `{"pid": n}` and friends.
 pub(crate) fn fields(pairs: &[(&str, Value)]) -> Value {
     Value::Object(
@@ -214,6 +284,28 @@ pub(crate) fn fields(pairs: &[(&str, Value)]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_ansi_removes_sequences_and_keeps_other_bytes() {
+        let cases: [(&[u8], &[u8]); 8] = [
+            (b"plain", b"plain"),
+            (b"\x1b[1;31merror\x1b[0m: x", b"error: x"),
+            (b"\x1b]0;title\x07after", b"after"),
+            (b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", b"link"),
+            (b"a\x1b(Bb\x1b=c\x1bPdcs\x1b\\d", b"abcd"),
+            (b"\xff\x1b[2K\xfe\0", b"\xff\xfe\0"),
+            (b"cut \x1b[12", b"cut "),
+            (b"esc at end \x1b", b"esc at end "),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                &*strip_ansi(input),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
 
     #[test]
     fn json_text_is_lossless_and_flagged() {

@@ -152,7 +152,13 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let color = crate::output::use_color(args.color);
     let mut runner = Runner {
         mux: Mux::new()?,
-        log: Log::new(args.format, color, !args.no_timestamps, &names),
+        log: Log::new(
+            args.format,
+            color,
+            !args.no_timestamps,
+            args.keep_ansi,
+            &names,
+        ),
         helpers,
         kill_others_on_fail: args.kill_others_on_fail,
         stopping: None,
@@ -960,8 +966,10 @@ fn command(spec: &HelperSpec) -> Command {
             c
         }
     };
+    // A progress bar drawn with `\r` shows each update as a line, not nothing until 1 MiB.
     cmd.name(spec.name.clone())
-        .flush_partial_after(PARTIAL_AFTER);
+        .flush_partial_after(PARTIAL_AFTER)
+        .cr_ends_line(true);
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }

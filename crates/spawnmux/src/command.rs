@@ -96,6 +96,7 @@ impl Command {
             framing: FramingOptions {
                 max_line: Some(DEFAULT_MAX_LINE_LEN),
                 strip_cr: false,
+                cr_ends_line: false,
             },
             flush_partial_after: None,
             die_with_parent: true,
@@ -204,6 +205,16 @@ impl Command {
     /// Removes a `\r` before each `\n` (Windows line endings). Default: off, bytes are kept.
     pub fn strip_cr(&mut self, strip: bool) -> &mut Command {
         self.framing.strip_cr = strip;
+        self
+    }
+
+    /// Makes a lone `\r` (not followed by `\n`) end a line too, and `\r\n` one line end
+    /// without the `\r`: each update of a progress bar drawn with carriage returns becomes a
+    /// line of its own instead of being held (up to the maximum line length) until a `\n`. An
+    /// empty line ended by a lone `\r` is not delivered. Default: off, `\r` is an ordinary
+    /// byte.
+    pub fn cr_ends_line(&mut self, on: bool) -> &mut Command {
+        self.framing.cr_ends_line = on;
         self
     }
 

@@ -14,6 +14,8 @@ pub(crate) struct FramingOptions {
     pub(crate) max_line: Option<usize>,
     /// Remove a `\r` that precedes the `\n`.
     pub(crate) strip_cr: bool,
+    /// A `\r` not followed by `\n` ends a line too (progress bars); `\r\n` is one line end.
+    pub(crate) cr_ends_line: bool,
 }
 
 /// One event's worth of bytes: `arena[start..end]`.
@@ -82,10 +84,14 @@ impl Framer {
         };
         let max = max.max(1);
         let mut pos = start;
-        while let Some(i) = memchr::memchr(b'\n', &arena[pos..]) {
-            let nl = pos + i;
-            self.emit_line(arena, pos, nl, max, out);
-            pos = nl + 1;
+        if self.opts.cr_ends_line {
+            pos = self.cut_at_cr_or_lf(arena, pos, eof, max, out);
+        } else {
+            while let Some(i) = memchr::memchr(b'\n', &arena[pos..]) {
+                let nl = pos + i;
+                self.emit_line(arena, pos, nl, max, out);
+                pos = nl + 1;
+            }
         }
         // `pos..` has no newline: emit full-size pieces while more than `max` bytes remain
         // (exactly `max` are kept: if the newline comes next, that piece ends the line).
@@ -115,7 +121,36 @@ impl Framer {
         self.emit(start, end, false, out);
     }
 
-    /// `arena[pos..nl]` is a complete line (`arena[nl] == b'\n'`).
+    /// Line ends are `\n`, `\r\n` and a lone `\r`. A `\r` that is the last byte read is held
+    /// back (unless `eof`): the next read tells whether a `\n` follows. An empty line ended by
+    /// a lone `\r` (the `\r` a progress bar starts with) is not emitted. Returns where the
+    /// unterminated rest starts.
+    fn cut_at_cr_or_lf(
+        &mut self,
+        arena: &[u8],
+        mut pos: usize,
+        eof: bool,
+        max: usize,
+        out: &mut impl FnMut(Piece),
+    ) -> usize {
+        while let Some(i) = memchr::memchr2(b'\n', b'\r', &arena[pos..]) {
+            let end = pos + i;
+            let next = match (arena[end], arena.get(end + 1)) {
+                (b'\n', _) => end + 1,
+                (_, Some(b'\n')) => end + 2,
+                (_, Some(_)) => end + 1,
+                (_, None) if eof => end + 1,
+                (_, None) => break,
+            };
+            if end > pos || self.in_line || next == end + 2 {
+                self.emit_line(arena, pos, end, max, out);
+            }
+            pos = next;
+        }
+        pos
+    }
+
+    /// `arena[pos..nl]` is a complete line (`arena[nl]` is its terminator).
     fn emit_line(
         &mut self,
         arena: &[u8],
@@ -125,7 +160,7 @@ impl Framer {
         out: &mut impl FnMut(Piece),
     ) {
         let mut end = nl;
-        if self.opts.strip_cr && end > pos && arena[end - 1] == b'\r' {
+        if self.opts.strip_cr && end > pos && arena[end - 1] == b'\r' && arena[nl] == b'\n' {
             end -= 1;
         }
         while end - pos > max {
@@ -154,6 +189,15 @@ mod tests {
         Framer::new(FramingOptions {
             max_line: Some(max),
             strip_cr,
+            cr_ends_line: false,
+        })
+    }
+
+    fn cr_lines(max: usize) -> Framer {
+        Framer::new(FramingOptions {
+            max_line: Some(max),
+            strip_cr: false,
+            cr_ends_line: true,
         })
     }
 
@@ -224,6 +268,60 @@ mod tests {
     }
 
     #[test]
+    fn cr_ends_progress_lines_and_crlf_is_one_end() {
+        let mut f = cr_lines(100);
+        // A progress bar (each update starts with `\r`), then a CRLF line split between
+        // reads right after the `\r`, then LF; an empty CRLF line is kept.
+        let got = run(
+            &mut f,
+            &[b"\r 10%\r 20%", b"\r 30%\r", b"\ndone\r\n\r\nnext\nlast\r"],
+            true,
+        );
+        assert_eq!(
+            got,
+            vec![
+                p(" 10%", true, false),
+                p(" 20%", true, false),
+                p(" 30%", true, false),
+                p("done", true, false),
+                p("", true, false),
+                p("next", true, false),
+                p("last", true, false),
+            ]
+        );
+        // Without EOF a trailing `\r` is held: a `\n` may follow.
+        let mut g = cr_lines(100);
+        assert_eq!(run(&mut g, &[b"a\r"], false), vec![]);
+        assert_eq!(g.pending(), 2);
+        // Pieces stay bounded by the maximum.
+        let mut h = cr_lines(3);
+        let got = run(&mut h, &[b"abcdefg\rxy"], true);
+        assert_eq!(
+            got,
+            vec![
+                p("abc", false, false),
+                p("def", false, true),
+                p("g", true, true),
+                p("xy", false, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn cr_split_gives_the_same_lines_at_any_chunking() {
+        let data = b"\rprog 1\rprog 2\r\nline\n\r\rx\r\n\ny".repeat(50);
+        let whole = run(&mut cr_lines(1 << 20), &[&data], true);
+        for step in [1usize, 2, 3, 7, 64] {
+            let chunks: Vec<&[u8]> = data.chunks(step).collect();
+            assert_eq!(
+                run(&mut cr_lines(1 << 20), &chunks, true),
+                whole,
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
     fn long_lines_come_in_bounded_pieces() {
         let mut f = lines(4, false);
         let got = run(&mut f, &[b"abcdefghij\nxy", b"z0123", b"45\n"], true);
@@ -274,6 +372,7 @@ mod tests {
         let mut f = Framer::new(FramingOptions {
             max_line: None,
             strip_cr: true,
+            cr_ends_line: true,
         });
         let got = run(&mut f, &[b"a\r\nb", b"c"], true);
         assert_eq!(got, vec![p("a\r\nb", false, false), p("c", false, false)]);
