@@ -296,3 +296,28 @@ fn a_100_mib_line_comes_in_bounded_pieces_with_bounded_memory() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn environment_values_never_reach_the_log() {
+    let d = dir("secret");
+    let tc = testchild().replace('\\', "\\\\");
+    std::fs::write(
+        d.join("spawnmux.toml"),
+        format!(
+            "[helpers.ok]\ncommand = [\"{tc}\", \"out\", \"hi\\\\n\"]\nenv = {{ TOKEN = \"hunter2-secret\" }}\n\
+             [helpers.missing]\ncommand = [\"no-such-program-spawnmux\"]\nenv = {{ TOKEN = \"hunter2-secret\" }}\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(d.join(".env.extra"), "API_KEY=dotenv-secret-value\n").expect("env file");
+    for format in ["text", "json"] {
+        let out = spawnmux(&d, &["--format", format, "-e", ".env.extra"]);
+        assert_eq!(out.status.code(), Some(127), "the missing program's code");
+        let all = [out.stdout, out.stderr].concat();
+        let all = String::from_utf8_lossy(&all);
+        assert!(all.contains("hi"), "{all}");
+        assert!(!all.contains("hunter2"), "{format}: {all}");
+        assert!(!all.contains("dotenv-secret"), "{format}: {all}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
