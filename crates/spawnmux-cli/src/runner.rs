@@ -519,7 +519,16 @@ impl Runner {
                     longest = longest.max(h.spec.stop_timeout);
                 }
                 State::Waiting | State::Backoff(_) => h.state = State::Done(0),
-                State::Done(_) | State::Draining { .. } => {}
+                // An old tree being replaced already had its stop signal. Once its pipes are
+                // closed the `Mux` no longer waits for it, so whatever is left of its group
+                // (a server that closed its output but holds its port) is killed now.
+                State::Draining { id, pid, .. } => {
+                    if !self.mux.children().any(|c| c == id) {
+                        tree::kill_group(pid);
+                    }
+                    h.state = State::Done(0);
+                }
+                State::Done(_) => {}
             }
         }
         // Exited children whose grandchildren still hold a pipe are stopped the same way.
