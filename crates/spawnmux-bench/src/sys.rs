@@ -29,6 +29,12 @@ pub fn status() -> Status {
     }
 }
 
+/// Open file descriptors of this process (Linux: `/proc/self/fd`, without the one used to
+/// list it; 0 elsewhere).
+pub fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count().saturating_sub(1) as u64)
+}
+
 /// CPU time (user + system, every thread) and voluntary context switches of this process.
 #[derive(Debug, Clone, Copy)]
 pub struct Usage {

@@ -16,7 +16,7 @@ use crate::peers::{
     raw_read, std_output, AsyncProcessPeer, Peer, SpawnmuxPeer, ThreadsPeer, TokioPeer,
 };
 use crate::sys;
-use crate::workloads::{lines_bytes, Case, PeerKind, Workload};
+use crate::workloads::{lines_bytes, thousands, Case, PeerKind, Workload};
 
 /// Figures of one run, in the order printed.
 type Figures = Vec<(&'static str, f64)>;
@@ -190,6 +190,27 @@ fn scale(
         bytes: [10, 5],
     };
     let mut p = make_peer(peer)?;
+    // Probe: how many fds does this peer hold per live child? If the size cannot fit under
+    // RLIMIT_NOFILE, say so instead of spawning thousands of children to find out.
+    let probe = Job {
+        args: ["sleep", "100"].map(String::from).to_vec(),
+        stdin: None,
+    };
+    let before = sys::open_fds();
+    let mut during = before;
+    p.run_all(exe, std::slice::from_ref(&probe), &mut || {
+        during = sys::open_fds();
+    })?;
+    let per_child = during.saturating_sub(before).max(1);
+    let needed = before + per_child * case.n;
+    if needed > fd_limit {
+        return Err(Failure::Unreachable(format!(
+            "{} children need about {} fds ({per_child} per child in this peer), \
+             more than RLIMIT_NOFILE allows here ({fd_limit}, the hard limit)",
+            thousands(case.n),
+            thousands(needed)
+        )));
+    }
     let mut at_peak = sys::Status::default();
     let start = Instant::now();
     let result = p.run_all(exe, &jobs, &mut || {
@@ -200,8 +221,8 @@ fn scale(
     let secs = start.elapsed().as_secs_f64();
     let tallies = result.map_err(|e| {
         Failure::Unreachable(format!(
-            "{} children not reached: {e} (fd limit {fd_limit})",
-            case.n
+            "{} children not reached: {e} (RLIMIT_NOFILE {fd_limit})",
+            thousands(case.n)
         ))
     })?;
     drop(barrier_write);
