@@ -485,8 +485,16 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
 /// The figures listed per run in the detail tables.
 fn detail_keys(w: Workload) -> &'static [(&'static str, &'static str)] {
     match w {
-        Workload::W1 => &[("secs", "seconds"), ("mib_s", "MiB/s")],
-        Workload::W2 => &[("secs", "seconds"), ("mlines_s", "M lines/s")],
+        Workload::W1 => &[
+            ("secs", "seconds"),
+            ("mib_s", "MiB/s"),
+            ("cpu_s", "parent CPU s"),
+        ],
+        Workload::W2 => &[
+            ("secs", "seconds"),
+            ("mlines_s", "M lines/s"),
+            ("cpu_s", "parent CPU s"),
+        ],
         Workload::W3 => &[
             ("secs", "seconds"),
             ("spawns_s", "spawns/s"),

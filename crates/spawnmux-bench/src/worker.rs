@@ -106,20 +106,23 @@ fn throughput(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure
         lines: [case.n / 64, 0],
         bytes: [case.n, 0],
     };
-    let (tallies, secs) = if peer == PeerKind::Raw {
-        let start = Instant::now();
-        let tally = raw_read(exe, &job)?;
-        (vec![tally], start.elapsed().as_secs_f64())
-    } else {
-        let mut p = make_peer(peer)?;
-        let start = Instant::now();
-        let tallies = p.run_all(exe, &[job], &mut || {})?;
-        (tallies, start.elapsed().as_secs_f64())
+    let mut p = match peer {
+        PeerKind::Raw => None,
+        other => Some(make_peer(other)?),
     };
+    let cpu = sys::usage().cpu;
+    let start = Instant::now();
+    let tallies = match p.as_mut() {
+        Some(p) => p.run_all(exe, &[job], &mut || {})?,
+        None => vec![raw_read(exe, &job)?],
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = sys::usage().cpu.saturating_sub(cpu).as_secs_f64();
     checked(&tallies, &[expect])?;
     Ok(vec![
         ("secs", secs),
         ("mib_s", case.n as f64 / (1 << 20) as f64 / secs),
+        ("cpu_s", cpu),
     ])
 }
 
@@ -131,13 +134,16 @@ fn fan_in(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure> {
         bytes: [lines_bytes(case.m), lines_bytes(case.m)],
     };
     let mut p = make_peer(peer)?;
+    let cpu = sys::usage().cpu;
     let start = Instant::now();
     let tallies = p.run_all(exe, &jobs, &mut || {})?;
     let secs = start.elapsed().as_secs_f64();
+    let cpu = sys::usage().cpu.saturating_sub(cpu).as_secs_f64();
     checked(&tallies, &vec![per; jobs.len()])?;
     Ok(vec![
         ("secs", secs),
         ("mlines_s", total_lines(&tallies) as f64 / secs / 1e6),
+        ("cpu_s", cpu),
     ])
 }
 

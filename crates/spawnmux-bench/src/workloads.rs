@@ -239,16 +239,22 @@ impl Case {
     /// The figures shown for this case: (key, unit, better).
     pub fn metrics(&self) -> &'static [Metric] {
         match self.workload {
-            Workload::W1 => &[Metric {
-                key: "mib_s",
-                unit: "MiB/s",
-                higher_is_better: true,
-            }],
-            Workload::W2 => &[Metric {
-                key: "mlines_s",
-                unit: "M lines/s",
-                higher_is_better: true,
-            }],
+            Workload::W1 => &[
+                Metric {
+                    key: "mib_s",
+                    unit: "MiB/s",
+                    higher_is_better: true,
+                },
+                PARENT_CPU,
+            ],
+            Workload::W2 => &[
+                Metric {
+                    key: "mlines_s",
+                    unit: "M lines/s",
+                    higher_is_better: true,
+                },
+                PARENT_CPU,
+            ],
             Workload::W3 => &[Metric {
                 key: "spawns_s",
                 unit: "spawns/s",
@@ -286,6 +292,14 @@ impl Case {
         }
     }
 }
+
+/// The parent's own CPU time (user + system, all its threads): what reading costs, apart from
+/// how the scheduler shared the cores.
+const PARENT_CPU: Metric = Metric {
+    key: "cpu_s",
+    unit: "s parent CPU",
+    higher_is_better: false,
+};
 
 /// A figure of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
