@@ -132,8 +132,8 @@ fn cell(result: &CaseResult, kind: PeerKind, metric: &Metric) -> String {
     let Some(pr) = result.peer(kind) else {
         return String::new();
     };
-    if let Some(why) = pr.skipped() {
-        return format!("not reached ({why})");
+    if pr.skipped().is_some() {
+        return "not reached (below)".to_string();
     }
     let Some(v) = pr.median(metric.key) else {
         return "?".to_string();
@@ -417,6 +417,21 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
             }
             let _ = writeln!(s);
         }
+    }
+    let mut unreached = Vec::new();
+    for r in results {
+        for pr in &r.peers {
+            if let Some(why) = pr.skipped() {
+                unreached.push(format!("- {}, {}: {why}", r.case.label(), pr.peer.label()));
+            }
+        }
+    }
+    if !unreached.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNot reached on this machine:\n\n{}",
+            unreached.join("\n")
+        );
     }
     let _ = writeln!(s, "\n![Relative performance](docs/benchmarks.svg)\n");
 
