@@ -134,18 +134,9 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 to(which, &line)?;
             }
             "spew" => {
-                let n: usize = args.number()?;
+                let n: u64 = args.number()?;
                 let which = args.which()?;
-                let data: Vec<u8> = (0..n)
-                    .map(|i| {
-                        if i % 64 == 63 {
-                            b'\n'
-                        } else {
-                            b'0' + (i % 10) as u8
-                        }
-                    })
-                    .collect();
-                to(which, &data)?;
+                spew(n, which)?;
             }
             "sleep" => std::thread::sleep(Duration::from_millis(args.number()?)),
             "exit" => {
@@ -260,6 +251,37 @@ fn lines(n: u64, which: Which, width: Option<usize>) -> io::Result<()> {
         if which != Which::Out {
             emit(&mut err, "err", i)?;
         }
+    }
+    out.flush()?;
+    err.flush()
+}
+
+/// `spew`: byte `i` is `\n` if `i % 64 == 63`, else `'0' + i % 10`. The pattern repeats every
+/// 320 bytes, so one 64,000-byte block (200 periods) is written over and over: memory stays
+/// small and the child costs little CPU (the benchmarks' throughput workload uses it).
+fn spew(n: u64, which: Which) -> io::Result<()> {
+    const BLOCK: usize = 320 * 200;
+    let block: Vec<u8> = (0..BLOCK)
+        .map(|i| {
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b'0' + (i % 10) as u8
+            }
+        })
+        .collect();
+    let mut out = io::stdout().lock();
+    let mut err = io::stderr().lock();
+    let mut left = n;
+    while left > 0 {
+        let chunk = &block[..left.min(BLOCK as u64) as usize];
+        if which != Which::Err {
+            out.write_all(chunk)?;
+        }
+        if which != Which::Out {
+            err.write_all(chunk)?;
+        }
+        left -= chunk.len() as u64;
     }
     out.flush()?;
     err.flush()

@@ -301,6 +301,7 @@ impl Events {
     }
 
     /// The events, in the order they happened.
+    #[inline]
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             events: self,
@@ -308,6 +309,9 @@ impl Events {
         }
     }
 
+    // `#[inline]` here and on `Iter::next`: iterating is the per-line hot path of every caller,
+    // and inlined into the caller's `match` the conversion from `Item` mostly disappears.
+    #[inline]
     fn get(&self, item: &Item) -> Event<'_> {
         let name = |i: &u32| &*self.names[*i as usize];
         match item {
@@ -372,6 +376,7 @@ pub struct Iter<'a> {
 impl<'a> Iterator for Iter<'a> {
     type Item = Event<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Event<'a>> {
         let item = self.events.items.get(self.pos)?;
         self.pos += 1;
@@ -390,6 +395,7 @@ impl<'a> IntoIterator for &'a Events {
     type Item = Event<'a>;
     type IntoIter = Iter<'a>;
 
+    #[inline]
     fn into_iter(self) -> Iter<'a> {
         self.iter()
     }

@@ -87,9 +87,22 @@ impl Framer {
         if self.opts.cr_ends_line {
             pos = self.cut_at_cr_or_lf(arena, pos, eof, max, out);
         } else {
-            while let Some(i) = memchr::memchr(b'\n', &arena[pos..]) {
-                let nl = pos + i;
-                self.emit_line(arena, pos, nl, max, out);
+            // One iterator over the whole region rather than a `memchr` call per line, and the
+            // common case (a line that fits, no `\r` to strip) emitted inline: this loop runs
+            // once per line of output.
+            for i in memchr::memchr_iter(b'\n', &arena[start..]) {
+                let nl = start + i;
+                if nl - pos <= max && !self.opts.strip_cr {
+                    out(Piece {
+                        start: pos,
+                        end: nl,
+                        newline: true,
+                        continued: self.in_line,
+                    });
+                    self.in_line = false;
+                } else {
+                    self.emit_line(arena, pos, nl, max, out);
+                }
                 pos = nl + 1;
             }
         }

@@ -1,0 +1,111 @@
+//! Command-line options of the harness.
+
+use std::path::PathBuf;
+
+use crate::workloads::Workload;
+
+pub const USAGE: &str = "\
+usage: spawnmux-bench [--quick] [--runs N] [--only W1,W3,...] [--out DIR] [--testchild PATH]
+
+  --quick           small sizes, for a smoke run (16 MiB, 8 children x 10k lines, 100 spawns,
+                    200/500 children, 1 s idle, 1000 round trips)
+  --runs N          runs per peer and workload, interleaved; the median is reported (default 3)
+  --only LIST       only these workloads (W1..W6, comma-separated)
+  --out DIR         where BENCHMARKS.md and docs/benchmarks.svg are written (default: the
+                    workspace root for a full run of every workload, else target/bench)
+  --testchild PATH  the spawnmux-testchild binary (default: $SPAWNMUX_TESTCHILD, else next to
+                    this binary)
+
+Build both binaries first:
+  cargo build --release -p spawnmux-testbin -p spawnmux-bench && target/release/spawnmux-bench";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub quick: bool,
+    pub runs: usize,
+    pub only: Option<Vec<Workload>>,
+    pub out: Option<PathBuf>,
+    pub testchild: Option<PathBuf>,
+}
+
+pub enum Parsed {
+    Run(Options),
+    Help,
+}
+
+pub fn parse(args: &[String]) -> Result<Parsed, String> {
+    let mut opts = Options {
+        quick: false,
+        runs: 3,
+        only: None,
+        out: None,
+        testchild: None,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag {
+            "--quick" => opts.quick = true,
+            "--runs" => {
+                let v = value()?;
+                opts.runs = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| format!("--runs: `{v}` is not a positive number"))?;
+            }
+            "--only" => {
+                let v = value()?;
+                let list = v
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| Workload::parse(s).ok_or_else(|| format!("--only: unknown `{s}`")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if list.is_empty() {
+                    return Err("--only: no workload given".into());
+                }
+                opts.only = Some(list);
+            }
+            "--out" => opts.out = Some(PathBuf::from(value()?)),
+            "--testchild" => opts.testchild = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => return Ok(Parsed::Help),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(Parsed::Run(opts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Options {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&args) {
+            Ok(Parsed::Run(o)) => o,
+            _ => panic!("expected options"),
+        }
+    }
+
+    #[test]
+    fn flags() {
+        let o = run(&["--quick", "--runs", "1", "--only=w1,W3", "--out", "x"]);
+        assert!(o.quick);
+        assert_eq!(o.runs, 1);
+        assert_eq!(o.only, Some(vec![Workload::W1, Workload::W3]));
+        assert_eq!(o.out, Some(PathBuf::from("x")));
+        let bad: Vec<String> = vec!["--runs".into(), "0".into()];
+        assert!(parse(&bad).is_err());
+        let bad: Vec<String> = vec!["--only".into(), "W9".into()];
+        assert!(parse(&bad).is_err());
+    }
+}

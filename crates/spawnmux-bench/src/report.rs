@@ -1,0 +1,683 @@
+//! Medians, ratios, goals, `BENCHMARKS.md` and the SVG chart (drawn by hand: bars and text).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::cli::Options;
+use crate::sys;
+use crate::workloads::{thousands, Case, Metric, PeerKind, Workload};
+
+/// What one worker run gave.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Figures(BTreeMap<String, f64>),
+    /// This size cannot be reached here (W4: fd / process / thread limits).
+    Skipped(String),
+}
+
+impl Outcome {
+    /// One line for the progress log.
+    pub fn brief(&self, case: &Case) -> String {
+        match self {
+            Outcome::Skipped(why) => format!("not reached: {why}"),
+            Outcome::Figures(f) => case
+                .metrics()
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {}",
+                        fmt_num(f.get(m.key).copied().unwrap_or(f64::NAN)),
+                        m.unit
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerRuns {
+    pub peer: PeerKind,
+    pub runs: Vec<Outcome>,
+}
+
+impl PeerRuns {
+    pub fn skipped(&self) -> Option<&str> {
+        self.runs.iter().find_map(|r| match r {
+            Outcome::Skipped(why) => Some(why.as_str()),
+            Outcome::Figures(_) => None,
+        })
+    }
+
+    pub fn values(&self, key: &str) -> Vec<f64> {
+        self.runs
+            .iter()
+            .filter_map(|r| match r {
+                Outcome::Figures(f) => f.get(key).copied(),
+                Outcome::Skipped(_) => None,
+            })
+            .collect()
+    }
+
+    pub fn median(&self, key: &str) -> Option<f64> {
+        median(self.values(key))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub case: Case,
+    pub peers: Vec<PeerRuns>,
+}
+
+impl CaseResult {
+    fn peer(&self, kind: PeerKind) -> Option<&PeerRuns> {
+        self.peers.iter().find(|p| p.peer == kind)
+    }
+
+    fn median(&self, kind: PeerKind, key: &str) -> Option<f64> {
+        self.peer(kind)?.median(key)
+    }
+
+    /// The peer's standing relative to spawnmux on `metric`: > 1 better, < 1 worse.
+    fn relative(&self, kind: PeerKind, metric: &Metric) -> Option<f64> {
+        let ours = self.median(PeerKind::Spawnmux, metric.key)?;
+        let theirs = self.median(kind, metric.key)?;
+        relative(ours, theirs, metric.higher_is_better)
+    }
+}
+
+fn relative(ours: f64, theirs: f64, higher_is_better: bool) -> Option<f64> {
+    if !(ours > 0.0 && theirs > 0.0) {
+        return None;
+    }
+    Some(if higher_is_better {
+        theirs / ours
+    } else {
+        ours / theirs
+    })
+}
+
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        "?".to_string()
+    } else if v.abs() >= 1000.0 {
+        thousands(v.round() as u64)
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn cell(result: &CaseResult, kind: PeerKind, metric: &Metric) -> String {
+    let Some(pr) = result.peer(kind) else {
+        return String::new();
+    };
+    if pr.skipped().is_some() {
+        return "not reached (below)".to_string();
+    }
+    let Some(v) = pr.median(metric.key) else {
+        return "?".to_string();
+    };
+    match (kind, result.relative(kind, metric)) {
+        (PeerKind::Spawnmux, _) => format!("**{}**", fmt_num(v)),
+        (_, Some(r)) => format!("{} ({r:.2})", fmt_num(v)),
+        (_, None) => fmt_num(v),
+    }
+}
+
+/// One line per case for the terminal.
+pub fn summary_line(result: &CaseResult) -> String {
+    let mut s = format!("{:<18}", result.case.label());
+    for metric in result.case.metrics() {
+        for pr in &result.peers {
+            let _ = write!(s, " | {}: ", pr.peer.label());
+            if let Some(why) = pr.skipped() {
+                let _ = write!(s, "not reached ({why})");
+                continue;
+            }
+            let v = pr.median(metric.key).unwrap_or(f64::NAN);
+            let _ = write!(s, "{} {}", fmt_num(v), metric.unit);
+            if pr.peer != PeerKind::Spawnmux {
+                if let Some(r) = result.relative(pr.peer, metric) {
+                    let _ = write!(s, " ({r:.2})");
+                }
+            }
+        }
+    }
+    s.push_str(" | verified");
+    s
+}
+
+/// A goal from the issue, checked against the medians.
+struct Goal {
+    workload: String,
+    text: String,
+    met: Option<bool>,
+    detail: String,
+}
+
+fn goals(results: &[CaseResult]) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    let peers_behind = |r: &CaseResult, key: &str, higher: bool| -> (bool, String) {
+        let ours = r.median(PeerKind::Spawnmux, key);
+        let mut all = true;
+        let mut parts = Vec::new();
+        for kind in [PeerKind::Tokio, PeerKind::AsyncProcess, PeerKind::Threads] {
+            if let (Some(o), Some(t)) = (ours, r.median(kind, key)) {
+                let ahead = if higher { o > t } else { o < t };
+                all &= ahead;
+                if let Some(rel) = relative(o, t, higher) {
+                    parts.push(format!("{} {rel:.2}", kind.label()));
+                }
+            } else {
+                all = false;
+            }
+        }
+        (all, parts.join(", "))
+    };
+    for r in results {
+        let label = r.case.label();
+        match r.case.workload {
+            Workload::W1 => {
+                let ours = r.median(PeerKind::Spawnmux, "mib_s");
+                let raw = r.median(PeerKind::Raw, "mib_s");
+                let ratio = ours.zip(raw).map(|(o, w)| o / w);
+                goals.push(Goal {
+                    workload: label.clone(),
+                    text: "spawnmux ≥ 0.9× the raw pipe read".into(),
+                    met: ratio.map(|x| x >= 0.9),
+                    detail: ratio.map_or("?".into(), |x| format!("{x:.2}×")),
+                });
+                let (met, detail) = peers_behind(r, "mib_s", true);
+                goals.push(Goal {
+                    workload: label,
+                    text: "ahead of every peer".into(),
+                    met: Some(met),
+                    detail: format!("peers relative to spawnmux: {detail}"),
+                });
+            }
+            Workload::W2 => {
+                let (met, detail) = peers_behind(r, "mlines_s", true);
+                goals.push(Goal {
+                    workload: label,
+                    text: "ahead of every peer".into(),
+                    met: Some(met),
+                    detail: format!("peers relative to spawnmux: {detail}"),
+                });
+            }
+            Workload::W3 => {
+                let ours = r.median(PeerKind::Spawnmux, "us_per_spawn");
+                let std = r.median(PeerKind::StdOutput, "us_per_spawn");
+                let ratio = ours.zip(std).map(|(o, s)| o / s);
+                goals.push(Goal {
+                    workload: label,
+                    text: "within 10% of a bare std `Command::output()`".into(),
+                    met: ratio.map(|x| x <= 1.10),
+                    detail: ratio.map_or("?".into(), |x| {
+                        format!("spawnmux takes {x:.2}× the time per spawn")
+                    }),
+                });
+            }
+            Workload::W4 => {
+                let pr = r.peer(PeerKind::Spawnmux);
+                if let Some(why) = pr.and_then(PeerRuns::skipped) {
+                    goals.push(Goal {
+                        workload: label,
+                        text: "reachable on this machine".into(),
+                        met: Some(false),
+                        detail: why.to_string(),
+                    });
+                    continue;
+                }
+                let extra = r.median(PeerKind::Spawnmux, "extra_threads");
+                goals.push(Goal {
+                    workload: label.clone(),
+                    text: "the parent stays at its base thread count".into(),
+                    met: extra.map(|x| x == 0.0),
+                    detail: extra.map_or("?".into(), |x| format!("{x:.0} extra threads")),
+                });
+                let per = r.median(PeerKind::Spawnmux, "kib_per_child");
+                goals.push(Goal {
+                    workload: label,
+                    text: "under 16 KiB of parent RSS per child".into(),
+                    met: per.map(|x| x < 16.0),
+                    detail: per.map_or("?".into(), |x| format!("{x:.2} KiB per child")),
+                });
+            }
+            Workload::W5 => {
+                let cpu = r.median(PeerKind::Spawnmux, "cpu_ms");
+                let idle = r.median(PeerKind::Spawnmux, "idle_secs");
+                let switches = r.median(PeerKind::Spawnmux, "switches");
+                goals.push(Goal {
+                    workload: label,
+                    text: "~0 CPU while children are quiet (no periodic wake-ups)".into(),
+                    met: cpu.map(|x| x < 10.0),
+                    detail: format!(
+                        "{} ms CPU and {} wake-ups (voluntary context switches) in {} s, \
+                         {} children exiting included",
+                        cpu.map_or("?".into(), fmt_num),
+                        switches.map_or("?".into(), |s| format!("{s:.0}")),
+                        idle.map_or("?".into(), |s| format!("{s:.1}")),
+                        r.case.n
+                    ),
+                });
+            }
+            Workload::W6 => {}
+        }
+    }
+    goals
+}
+
+const NOTES_BEGIN: &str = "<!-- notes:begin (kept when the harness rewrites this file) -->";
+const NOTES_END: &str = "<!-- notes:end -->";
+
+fn kept_notes(path: &Path) -> String {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    match (old.find(NOTES_BEGIN), old.find(NOTES_END)) {
+        (Some(b), Some(e)) if b < e => old[b + NOTES_BEGIN.len()..e].trim().to_string(),
+        _ => "(No notes yet.)".to_string(),
+    }
+}
+
+fn reproduce(opts: &Options) -> String {
+    let mut flags = String::new();
+    if opts.quick {
+        flags.push_str(" --quick");
+    }
+    if opts.runs != 3 {
+        let _ = write!(flags, " --runs {}", opts.runs);
+    }
+    if let Some(only) = &opts.only {
+        let list: Vec<String> = only.iter().map(|w| w.to_string()).collect();
+        let _ = write!(flags, " --only {}", list.join(","));
+    }
+    format!(
+        "cargo build --release -p spawnmux-testbin -p spawnmux-bench && target/release/spawnmux-bench{flags}"
+    )
+}
+
+/// Writes `BENCHMARKS.md` and `docs/benchmarks.svg` under `dir`.
+pub fn write(dir: &Path, opts: &Options, results: &[CaseResult]) -> io::Result<Vec<PathBuf>> {
+    let md_path = dir.join("BENCHMARKS.md");
+    let svg_path = dir.join("docs").join("benchmarks.svg");
+    std::fs::create_dir_all(dir.join("docs"))?;
+    let notes = kept_notes(&md_path);
+    std::fs::write(&svg_path, svg(results))?;
+    std::fs::write(&md_path, markdown(opts, results, &notes))?;
+    Ok(vec![md_path, svg_path])
+}
+
+const COLUMNS: [PeerKind; 5] = [
+    PeerKind::Spawnmux,
+    PeerKind::Tokio,
+    PeerKind::AsyncProcess,
+    PeerKind::Threads,
+    PeerKind::Raw,
+];
+
+fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
+    let m = sys::machine();
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Generated by `crates/spawnmux-bench` (do not edit by hand, except between the notes \
+         markers). Every figure is the **median of {} runs**; peers run interleaved (A B C, A B C, \
+         ...), each run in a fresh process, and **every run verified that every line of every \
+         child and stream arrived** (a loss fails the harness instead of producing a figure).\n",
+        opts.runs
+    );
+    let _ = writeln!(s, "```sh\n{}\n```\n", reproduce(opts));
+    if opts.quick {
+        let _ = writeln!(
+            s,
+            "**Quick (smoke) sizes**: these figures are not the benchmark.\n"
+        );
+    }
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| CPU | {} |", m.cpu);
+    let _ = writeln!(s, "| cores | {} |", m.cores);
+    let _ = writeln!(s, "| memory | {} |", m.memory);
+    let _ = writeln!(s, "| kernel | {} |", m.kernel);
+    let _ = writeln!(s, "| rustc | {} |", env!("SPAWNMUX_BENCH_RUSTC"));
+    let _ = writeln!(
+        s,
+        "| crates | spawnmux {}, tokio {}, async-process {}, async-executor {}, async-io {} |",
+        env!("CARGO_PKG_VERSION"),
+        sys::locked_version("tokio"),
+        sys::locked_version("async-process"),
+        sys::locked_version("async-executor"),
+        sys::locked_version("async-io"),
+    );
+    let _ = writeln!(
+        s,
+        "| profile | {} |",
+        if cfg!(debug_assertions) {
+            "debug (figures not meaningful)"
+        } else {
+            "release"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "\nThe machine is shared with other jobs (compilers of other projects ran during the \
+         measurement), so absolute figures are noisy; interleaving spreads that noise over every \
+         peer, and the ratios are the figures to read.\n"
+    );
+
+    // Summary table.
+    let _ = writeln!(s, "## Results\n");
+    let _ = writeln!(
+        s,
+        "Medians; in parentheses each peer relative to spawnmux, oriented so that **> 1 means \
+         better than spawnmux** and < 1 worse (for \"lower is better\" figures the ratio is \
+         spawnmux ÷ peer). The baseline column is the raw pipe read in W1 and a bare \
+         `std::process::Command::output()` in W3.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| workload | figure | spawnmux | tokio::process | async-process | std + 2 threads/child | baseline |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+    for r in results {
+        for metric in r.case.metrics() {
+            let better = if metric.higher_is_better {
+                "higher is better"
+            } else {
+                "lower is better"
+            };
+            let _ = write!(s, "| {} | {} ({better}) |", r.case.label(), metric.unit);
+            for kind in COLUMNS {
+                let kind = if kind == PeerKind::Raw && r.case.workload == Workload::W3 {
+                    PeerKind::StdOutput
+                } else {
+                    kind
+                };
+                let _ = write!(s, " {} |", cell(r, kind, metric));
+            }
+            let _ = writeln!(s);
+        }
+    }
+    let mut unreached = Vec::new();
+    for r in results {
+        for pr in &r.peers {
+            if let Some(why) = pr.skipped() {
+                unreached.push(format!("- {}, {}: {why}", r.case.label(), pr.peer.label()));
+            }
+        }
+    }
+    if !unreached.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNot reached on this machine:\n\n{}",
+            unreached.join("\n")
+        );
+    }
+    let _ = writeln!(s, "\n![Relative performance](docs/benchmarks.svg)\n");
+
+    // Goals.
+    let _ = writeln!(s, "## Goals (issue 6), checked against the medians\n");
+    let _ = writeln!(s, "| workload | goal | met | figure |\n|---|---|---|---|");
+    for g in goals(results) {
+        let met = match g.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "?",
+        };
+        let _ = writeln!(s, "| {} | {} | {met} | {} |", g.workload, g.text, g.detail);
+    }
+
+    // Details.
+    let _ = writeln!(s, "\n## Workloads and every run\n");
+    let _ = writeln!(
+        s,
+        "Children are `spawnmux-testchild` (see `crates/spawnmux-testbin/src/main.rs`). \
+         Every peer reads with a 64 KiB buffer and counts lines where it reads them: \
+         spawnmux in its `wait` loop; tokio and async-process in a task per stream \
+         (`BufReader::read_until`); std in two reader threads per child (`read_until`).\n"
+    );
+    for r in results {
+        let _ = writeln!(s, "### {}: {}\n", r.case.label(), r.case.describe());
+        let keys = detail_keys(r.case.workload);
+        let _ = write!(s, "| peer | run |");
+        for (_, title) in keys {
+            let _ = write!(s, " {title} |");
+        }
+        let _ = writeln!(s);
+        let _ = write!(s, "|---|---|");
+        for _ in keys {
+            let _ = write!(s, "---:|");
+        }
+        let _ = writeln!(s);
+        for pr in &r.peers {
+            for (i, run) in pr.runs.iter().enumerate() {
+                let _ = write!(s, "| {} | {} |", pr.peer.label(), i + 1);
+                match run {
+                    Outcome::Figures(f) => {
+                        for (k, _) in keys {
+                            let v = f.get(*k).copied().unwrap_or(f64::NAN);
+                            let _ = write!(s, " {} |", fmt_num(v));
+                        }
+                    }
+                    Outcome::Skipped(why) => {
+                        let _ = write!(s, " not reached: {why} |");
+                        for _ in 1..keys.len() {
+                            let _ = write!(s, " |");
+                        }
+                    }
+                }
+                let _ = writeln!(s);
+            }
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(s, "## Notes\n");
+    let _ = writeln!(s, "{NOTES_BEGIN}\n{notes}\n{NOTES_END}");
+    s
+}
+
+/// The figures listed per run in the detail tables.
+fn detail_keys(w: Workload) -> &'static [(&'static str, &'static str)] {
+    match w {
+        Workload::W1 => &[
+            ("secs", "seconds"),
+            ("mib_s", "MiB/s"),
+            ("cpu_s", "parent CPU s"),
+        ],
+        Workload::W2 => &[
+            ("secs", "seconds"),
+            ("mlines_s", "M lines/s"),
+            ("cpu_s", "parent CPU s"),
+        ],
+        Workload::W3 => &[
+            ("secs", "seconds"),
+            ("spawns_s", "spawns/s"),
+            ("us_per_spawn", "µs/spawn"),
+        ],
+        Workload::W4 => &[
+            ("secs", "seconds"),
+            ("threads_base", "threads at start"),
+            ("threads_peak", "threads (peak)"),
+            ("rss_base_kib", "RSS at start (KiB)"),
+            ("hwm_kib", "peak RSS (KiB)"),
+            ("kib_per_child", "KiB/child"),
+            ("fd_limit", "fd limit"),
+        ],
+        Workload::W5 => &[
+            ("idle_secs", "seconds"),
+            ("cpu_ms", "CPU ms"),
+            ("switches", "voluntary context switches"),
+        ],
+        Workload::W6 => &[
+            ("p50_us", "p50 µs"),
+            ("p99_us", "p99 µs"),
+            ("mean_us", "mean µs"),
+        ],
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Horizontal bars: each peer's performance relative to spawnmux (= 1, the dashed line),
+/// longer is better. W5 (CPU near zero) and thread counts are left to the table.
+fn svg(results: &[CaseResult]) -> String {
+    const WIDTH: f64 = 860.0;
+    const LABEL_W: f64 = 230.0;
+    const BAR_MAX: f64 = 470.0;
+    const ROW: f64 = 20.0;
+    const TITLE: f64 = 26.0;
+    // (title, [(peer, relative standing, bar text)])
+    type Bars = Vec<(PeerKind, Option<f64>, String)>;
+    let mut groups: Vec<(String, Bars)> = Vec::new();
+    let mut top = 1.0f64;
+    for r in results {
+        for metric in r.case.metrics() {
+            if r.case.workload == Workload::W5 || metric.key == "extra_threads" {
+                continue;
+            }
+            let better = if metric.higher_is_better {
+                "higher is better"
+            } else {
+                "lower is better"
+            };
+            let title = format!("{}: {} ({better})", r.case.label(), metric.unit);
+            let mut rows = Vec::new();
+            for pr in &r.peers {
+                let value = pr.median(metric.key);
+                let rel = if pr.peer == PeerKind::Spawnmux {
+                    value.map(|_| 1.0)
+                } else {
+                    r.relative(pr.peer, metric)
+                };
+                let text = match (pr.skipped(), rel, value) {
+                    (Some(_), _, _) => "not reached".to_string(),
+                    (None, Some(x), Some(v)) => {
+                        format!("{x:.2}×  ({} {})", fmt_num(v), metric.unit)
+                    }
+                    _ => "?".to_string(),
+                };
+                if let Some(x) = rel {
+                    top = top.max(x);
+                }
+                rows.push((pr.peer, rel, text));
+            }
+            groups.push((title, rows));
+        }
+    }
+    let scale_max = (top * 1.05).min(4.0);
+    let rows: usize = groups.iter().map(|(_, r)| r.len()).sum();
+    let height = 60.0 + groups.len() as f64 * (TITLE + 8.0) + rows as f64 * ROW + 20.0;
+    let x0 = LABEL_W;
+    let px = |x: f64| x0 + BAR_MAX * (x.min(scale_max) / scale_max);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="22" font-size="15" font-weight="bold">Performance relative to spawnmux (1.0 = spawnmux, longer bar = better)</text>"#
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="40" fill="#555">medians; for "lower is better" figures the bar is spawnmux ÷ peer</text>"##
+    );
+    let mut y = 60.0;
+    for (title, rows) in &groups {
+        y += TITLE;
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.0}" font-weight="bold">{}</text>"#,
+            y - 8.0,
+            esc(title)
+        );
+        let group_top = y;
+        for (peer, rel, text) in rows {
+            let color = match peer {
+                PeerKind::Spawnmux => "#2b6cb0",
+                PeerKind::SpawnmuxNoDeathSignal => "#63b3ed",
+                PeerKind::Raw | PeerKind::StdOutput => "#dd6b20",
+                _ => "#a0aec0",
+            };
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.0}" y="{:.0}" text-anchor="end">{}</text>"#,
+                x0 - 8.0,
+                y + 13.0,
+                esc(peer.label())
+            );
+            let end = rel.map_or(x0, px);
+            let _ = writeln!(
+                s,
+                r#"<rect x="{x0:.0}" y="{:.0}" width="{:.1}" height="{:.0}" fill="{color}"/>"#,
+                y + 2.0,
+                (end - x0).max(0.5),
+                ROW - 5.0
+            );
+            let clipped = rel.is_some_and(|x| x > scale_max);
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.0}" y="{:.0}">{}{}</text>"#,
+                end + 6.0,
+                y + 13.0,
+                if clipped { "» " } else { "" },
+                esc(text)
+            );
+            y += ROW;
+        }
+        let one = px(1.0);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{one:.1}" y1="{:.0}" x2="{one:.1}" y2="{:.0}" stroke="#1a202c" stroke-dasharray="3,3"/>"##,
+            group_top, y
+        );
+        y += 8.0;
+    }
+    let _ = writeln!(s, "</svg>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn relative_is_oriented() {
+        assert_eq!(relative(100.0, 50.0, true), Some(0.5));
+        assert_eq!(relative(2.0, 4.0, false), Some(0.5));
+        assert_eq!(relative(0.0, 4.0, false), None);
+    }
+}

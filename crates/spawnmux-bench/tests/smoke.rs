@@ -1,0 +1,75 @@
+//! The harness end to end on quick sizes: every workload runs with every peer, every line is
+//! verified, and the report and chart are written.
+#![cfg(unix)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The test child lives in another package (`spawnmux-testbin`), so Cargo does not build it
+/// for this package's tests alone; `cargo test --workspace` does.
+fn testchild() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_spawnmux-bench"));
+    let child = bench.with_file_name("spawnmux-testchild");
+    assert!(
+        child.is_file(),
+        "{} is not built: run `cargo build -p spawnmux-testbin` (or `cargo test --workspace`)",
+        child.display()
+    );
+    child
+}
+
+#[test]
+fn quick_run_verifies_every_workload_and_writes_the_report() {
+    let out = std::env::temp_dir().join(format!("spawnmux-bench-smoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Command::new(env!("CARGO_BIN_EXE_spawnmux-bench"))
+        .args(["--quick", "--runs", "1", "--out"])
+        .arg(&out)
+        .arg("--testchild")
+        .arg(testchild())
+        .output()
+        .expect("run spawnmux-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    for label in [
+        "W1 throughput",
+        "W2 fan-in",
+        "W3 spawn rate",
+        "W4 scale (200)",
+        "W4 scale (500)",
+        "W5 idle",
+        "W6 latency",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no summary for {label}:\n{stdout}"));
+        assert!(line.ends_with("| verified"), "{line}");
+        assert!(line.contains("spawnmux: "), "{line}");
+        assert!(!line.contains('?'), "a figure is missing: {line}");
+    }
+    assert!(stdout.contains("every run verified"), "{stdout}");
+    let md = std::fs::read_to_string(out.join("BENCHMARKS.md")).expect("BENCHMARKS.md");
+    assert!(md.contains("| W1 throughput | MiB/s"), "{md}");
+    assert!(md.contains("| W6 latency | µs p99"), "{md}");
+    assert!(md.contains("docs/benchmarks.svg"), "{md}");
+    let svg = std::fs::read_to_string(out.join("docs/benchmarks.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_missing_test_child_is_explained() {
+    let output = Command::new(env!("CARGO_BIN_EXE_spawnmux-bench"))
+        .args(["--quick", "--testchild", "/nonexistent/spawnmux-testchild"])
+        .output()
+        .expect("run spawnmux-bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cargo build"), "{stderr}");
+}
