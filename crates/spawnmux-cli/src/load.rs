@@ -194,6 +194,18 @@ fn ad_hoc(commands: &[String]) -> RunSpec {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| first.to_string());
+        // `npx.cmd` and `node.exe` are named `npx` and `node`, as on Unix.
+        let base = match base.rsplit_once('.') {
+            Some((stem, ext))
+                if !stem.is_empty()
+                    && ["exe", "cmd", "bat", "com"]
+                        .iter()
+                        .any(|e| ext.eq_ignore_ascii_case(e)) =>
+            {
+                stem.to_string()
+            }
+            _ => base,
+        };
         let mut name = base.clone();
         let mut n = 1;
         while helpers.iter().any(|h| h.name == name) {
@@ -244,9 +256,11 @@ mod tests {
             "npx vite".into(),
             "./bin/web.sh -p 1".into(),
             "npx tsc -w".into(),
+            "/opt/node/node.EXE server.js".into(),
+            "npx.cmd eslint".into(),
         ]);
         let names: Vec<&str> = spec.helpers.iter().map(|h| h.name.as_str()).collect();
-        assert_eq!(names, ["npx", "web.sh", "npx-2"]);
+        assert_eq!(names, ["npx", "web.sh", "npx-2", "node", "npx-3"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! no panic; helper output with NUL bytes, invalid UTF-8, ANSI escapes, 100 MiB without a
 //! newline and `\r`-only progress lines is logged faithfully with bounded memory.
 
+#[cfg(target_os = "linux")]
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

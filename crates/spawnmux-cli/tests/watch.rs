@@ -21,7 +21,11 @@ use serde_json::Value;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn testchild() -> String {
-    let p = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name("spawnmux-testchild");
+    let p = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name(if cfg!(windows) {
+        "spawnmux-testchild.exe"
+    } else {
+        "spawnmux-testchild"
+    });
     assert!(
         p.exists(),
         "{} missing: run `cargo test --workspace`",
