@@ -15,6 +15,15 @@ const BASE_PORT: u32 = 5000;
 pub(crate) fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<RunSpec, LoadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    parse(path, &text, env)
+}
+
+/// [`load`] on the Procfile's text, already read (`path` is for messages).
+pub(crate) fn parse(
+    path: &Path,
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<RunSpec, LoadError> {
     let base: u32 = match env.get("PORT") {
         Some(p) => p
             .parse()
@@ -75,6 +84,15 @@ pub(crate) fn read_env_file(
 ) -> Result<(), LoadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    parse_env_file(path, &text, into)
+}
+
+/// [`read_env_file`] on the file's text, already read (`path` is for messages).
+pub(crate) fn parse_env_file(
+    path: &Path,
+    text: &str,
+    into: &mut BTreeMap<String, String>,
+) -> Result<(), LoadError> {
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
