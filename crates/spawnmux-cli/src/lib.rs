@@ -1,6 +1,6 @@
 //! The `spawnmux` command as a library: `src/main.rs` calls [`run`]. The modules are private;
 //! the library exists so that the binary stays thin and the fuzz targets in `fuzz/` can reach
-//! the loaders. Not a public API.
+//! the loaders (`__fuzz`). Not a public API.
 
 mod cli;
 mod config;
@@ -11,6 +11,10 @@ mod procfile;
 mod runner;
 mod signals;
 mod spec;
+
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -174,8 +174,8 @@ fn append_batch_arg(cmd: &mut Vec<u16>, arg: &[u16]) -> io::Result<()> {
 }
 
 /// Splits a command line the way the Microsoft C runtime does (argv\[0\] included). Used by
-/// the tests to check that [`command_line`] round-trips every argument.
-#[cfg(test)]
+/// the tests and the fuzz target to check that [`command_line`] round-trips every argument.
+#[cfg(any(test, feature = "__fuzz"))]
 pub(crate) fn parse_command_line(line: &[u16]) -> Vec<Vec<u16>> {
     let mut args = Vec::new();
     let mut i = 0;
