@@ -117,12 +117,8 @@ pub fn check_framer(max_line: Option<usize>, strip_cr: bool, ops: &[FramerOp<'_>
         if eof {
             assert_eq!(pieces, want, "pieces depend on the chunking");
         } else {
-            assert_eq!(
-                pieces,
-                want[..pieces.len()],
-                "pieces depend on the chunking"
-            );
-            let rest = &want[pieces.len()..];
+            let (done, rest) = want.split_at(pieces.len().min(want.len()));
+            assert_eq!(pieces, done, "pieces depend on the chunking");
             assert!(rest.iter().all(|p| !p.newline));
             assert_eq!(rest.iter().map(|p| p.bytes.len()).sum::<usize>(), pending);
             // Held back: at most `max` bytes, or `max` and a `\r` a newline may remove.
