@@ -79,6 +79,11 @@ impl Source<'_> {
 pub(crate) fn load(path: &Path) -> Result<RunSpec, LoadError> {
     let bytes = std::fs::read(path)
         .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    load_bytes(path, bytes)
+}
+
+/// [`load`] on the file's contents, already read.
+pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<RunSpec, LoadError> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();

@@ -2,7 +2,7 @@
 //! given after `--`; then `--only` / `--except`.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{RunArgs, WatchArgs};
@@ -15,7 +15,16 @@ pub(crate) struct LoadError(pub(crate) String);
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // One line whatever the file held: control characters quoted from it (a `\n` from an
+        // escape in a TOML or .env string, an ESC) are shown escaped.
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use crate::load::LoadError;
 use crate::spec::{HelperSpec, Program, RunSpec};
 
 /// Foreman's first port; each process type gets the next hundred.
-const BASE_PORT: u32 = 5000;
+const BASE_PORT: u16 = 5000;
 
 /// `name: command` lines; `#` comments and blank lines ignored. `env` (from the env files) is
 /// given to every helper, plus `PORT` = base + 100 × position, as foreman does (base 5000, or
@@ -15,10 +15,21 @@ const BASE_PORT: u32 = 5000;
 pub(crate) fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<RunSpec, LoadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
-    let base: u32 = match env.get("PORT") {
-        Some(p) => p
-            .parse()
-            .map_err(|_| LoadError(format!("PORT from the env file is not a number: `{p}`")))?,
+    parse(path, &text, env)
+}
+
+/// [`load`] on the Procfile's text, already read (`path` is for messages).
+pub(crate) fn parse(
+    path: &Path,
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<RunSpec, LoadError> {
+    let base: u16 = match env.get("PORT") {
+        Some(p) => p.parse().map_err(|_| {
+            LoadError(format!(
+                "PORT from the env file is not a port number (0-65535): `{p}`"
+            ))
+        })?,
         None => BASE_PORT,
     };
     let mut helpers: Vec<HelperSpec> = Vec::new();
@@ -51,7 +62,7 @@ pub(crate) fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<RunSpe
         h.env = env.clone();
         h.env.insert(
             "PORT".into(),
-            (base + 100 * helpers.len() as u32).to_string(),
+            (u64::from(base) + 100 * helpers.len() as u64).to_string(),
         );
         helpers.push(h);
     }
@@ -76,6 +87,15 @@ pub(crate) fn read_env_file(
 ) -> Result<(), LoadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
+    parse_env_file(path, &text, into)
+}
+
+/// [`read_env_file`] on the file's text, already read (`path` is for messages).
+pub(crate) fn parse_env_file(
+    path: &Path,
+    text: &str,
+    into: &mut BTreeMap<String, String>,
+) -> Result<(), LoadError> {
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -198,5 +218,35 @@ mod tests {
             .expect_err("bad")
             .0
             .ends_with(":2: expected KEY=VALUE"));
+    }
+
+    /// Found by the `procfile` fuzz target: a `PORT` with an escaped newline (`PORT="50\n00"`)
+    /// made the "not a number" error two lines.
+    #[test]
+    fn port_with_an_escaped_newline_gives_a_one_line_error() {
+        let mut env = BTreeMap::new();
+        parse_env_file(Path::new(".env"), "PORT=\"50\\n00\"\n", &mut env).expect("valid");
+        let e = parse(Path::new("Procfile"), "web: x\n", &env).expect_err("not a number");
+        assert_eq!(
+            e.to_string(),
+            "PORT from the env file is not a port number (0-65535): `50\\n00`"
+        );
+    }
+
+    /// Found while writing the `procfile` fuzz target's PORT check (and confirmed with it): a
+    /// `PORT` near `u32::MAX` overflowed `base + 100 × position` (a panic in debug builds, a
+    /// wrapped port in release).
+    #[test]
+    fn port_beyond_65535_is_refused_and_ports_never_overflow() {
+        let procfile = "a: x\nb: y\n";
+        let env = BTreeMap::from([("PORT".to_string(), "4294967290".to_string())]);
+        let e = parse(Path::new("Procfile"), procfile, &env).expect_err("not a port");
+        assert!(
+            e.0.starts_with("PORT from the env file is not a port number"),
+            "{e}"
+        );
+        let env = BTreeMap::from([("PORT".to_string(), "65535".to_string())]);
+        let spec = parse(Path::new("Procfile"), procfile, &env).expect("valid");
+        assert_eq!(spec.helpers[1].env["PORT"], "65635");
     }
 }

@@ -107,8 +107,16 @@ impl Framer {
             }
         }
         // `pos..` has no newline: emit full-size pieces while more than `max` bytes remain
-        // (exactly `max` are kept: if the newline comes next, that piece ends the line).
-        while arena.len() - pos > max {
+        // (exactly `max` are kept: if the newline comes next, that piece ends the line; with
+        // `strip_cr`, `max` and a last `\r`, which that newline would remove; with
+        // `cr_ends_line`, `max` and the held `\r` that ends the line).
+        let cr_held = self.opts.strip_cr || self.opts.cr_ends_line;
+        let keep = if !eof && cr_held && arena.last() == Some(&b'\r') {
+            max.saturating_add(1)
+        } else {
+            max
+        };
+        while arena.len() - pos > keep {
             self.emit(pos, pos + max, false, out);
             pos += max;
         }
@@ -124,12 +132,18 @@ impl Framer {
     }
 
     /// Emits the carried partial line now (a prompt, a progress bar) as a piece without
-    /// `newline`; the rest of the line will follow as `continued` pieces.
+    /// `newline` (two if the carry is `max` bytes and a `\r`); the rest of the line will follow
+    /// as `continued` pieces.
     pub(crate) fn flush(&mut self, arena: &mut Vec<u8>, out: &mut impl FnMut(Piece)) {
         if self.carry.is_empty() {
             return;
         }
-        let start = self.begin(arena);
+        let max = self.opts.max_line.unwrap_or(usize::MAX).max(1);
+        let mut start = self.begin(arena);
+        while arena.len() - start > max {
+            self.emit(start, start + max, false, out);
+            start += max;
+        }
         let end = arena.len();
         self.emit(start, end, false, out);
     }
@@ -360,6 +374,44 @@ mod tests {
         let mut f = lines(3, false);
         let got = run(&mut f, &[b"abcdef\n"], true);
         assert_eq!(got, vec![p("abc", false, false), p("def", true, true)]);
+    }
+
+    /// Found by the `framer` fuzz target: with `strip_cr`, a line of exactly `max` bytes whose
+    /// `\r` and `\n` came in different reads arrived as the line without `newline` and then an
+    /// empty `continued` piece, instead of one piece (a spurious `|+` line in `spawnmux run`).
+    #[test]
+    fn crlf_line_of_exactly_max_bytes_is_one_piece_whatever_the_reads() {
+        for reads in [
+            &[&b"abc\r\n"[..]][..],
+            &[b"abc\r", b"\n"],
+            &[b"ab", b"c\r", b"\n"],
+        ] {
+            let mut f = lines(3, true);
+            assert_eq!(
+                run(&mut f, reads, true),
+                vec![p("abc", true, false)],
+                "{reads:?}"
+            );
+        }
+        // A `\r` that no newline follows is still delivered, in pieces of at most `max`.
+        let mut f = lines(3, true);
+        assert_eq!(
+            run(&mut f, &[b"abc\r", b"d\n"], true),
+            vec![p("abc", false, false), p("\rd", true, true)]
+        );
+        let mut f = lines(3, true);
+        assert_eq!(
+            run(&mut f, &[b"abc\r"], true),
+            vec![p("abc", false, false), p("\r", false, true)]
+        );
+        let mut f = lines(3, true);
+        run(&mut f, &[b"abc\r"], false);
+        assert_eq!(f.pending(), 4);
+        let mut arena = Vec::new();
+        let mut pieces = Vec::new();
+        f.flush(&mut arena, &mut |p| pieces.push(p));
+        let got: Vec<&[u8]> = pieces.iter().map(|p| &arena[p.start..p.end]).collect();
+        assert_eq!(got, [&b"abc"[..], b"\r"]);
     }
 
     #[test]

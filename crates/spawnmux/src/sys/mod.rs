@@ -33,11 +33,13 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
 
-// The Windows command-line quoting is pure logic: test it on every platform.
-#[cfg(all(test, not(windows)))]
+// The Windows command-line quoting is pure logic: test and fuzz it on every platform.
+#[cfg(all(any(test, feature = "__fuzz"), not(windows)))]
 #[allow(dead_code)]
 #[path = "windows/args.rs"]
-mod windows_args;
+pub(crate) mod windows_args;
+#[cfg(all(any(test, feature = "__fuzz"), windows))]
+pub(crate) use windows::args as windows_args;
 
 #[cfg(not(any(unix, windows)))]
 compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and Windows");

@@ -9,7 +9,8 @@
 //!   `%VAR%` even inside quotes: quoting naively lets an argument run commands (the
 //!   CVE-2024-24576 class). [`batch_command_line`] quotes every argument that contains anything
 //!   but safe characters, doubles `"`, neutralises `%` with `%%cd:~,%` (an empty substring of
-//!   `%cd%`), and refuses `\r`, `\n` and NUL, which cannot be passed safely at all.
+//!   `%cd%`; in the script's path too), and refuses `\r`, `\n` and NUL, which cannot be passed
+//!   safely at all.
 //!
 //! Pure functions over UTF-16, compiled and unit-tested on every platform.
 
@@ -102,7 +103,10 @@ pub(crate) fn batch_command_line(script: &[u16], args: &[Vec<u16>]) -> io::Resul
         ));
     }
     let mut cmd: Vec<u16> = w("cmd.exe /e:ON /v:OFF /d /c \"\"").collect();
-    cmd.extend_from_slice(script);
+    for &c in script {
+        // A directory named `50%` must not start a `%VAR%` that ends in an argument.
+        push_batch_char(&mut cmd, c);
+    }
     cmd.push(QUOTE);
     for arg in args {
         cmd.push(SPACE);
@@ -110,6 +114,15 @@ pub(crate) fn batch_command_line(script: &[u16], args: &[Vec<u16>]) -> io::Resul
     }
     cmd.push(QUOTE);
     Ok(cmd)
+}
+
+/// Pushes `c`, a `%` as `%%cd:~,%`: cmd.exe keeps the first `%` (no variable has an empty name)
+/// and expands `%cd:~,%` to nothing, so no `%NAME%` can form across it.
+fn push_batch_char(cmd: &mut Vec<u16>, c: u16) {
+    if c == PERCENT {
+        cmd.extend(w("%%cd:~,"));
+    }
+    cmd.push(c);
 }
 
 /// Characters a batch argument may contain without quotes.
@@ -149,11 +162,9 @@ fn append_batch_arg(cmd: &mut Vec<u16>, arg: &[u16]) -> io::Result<()> {
             // backslashes before a quote, then escape the quote by doubling it for cmd.exe.
             cmd.extend(std::iter::repeat_n(BACKSLASH, backslashes));
             cmd.push(QUOTE);
-        } else if c == PERCENT {
-            cmd.extend(w("%%cd:~,"));
         }
         backslashes = 0;
-        cmd.push(c);
+        push_batch_char(cmd, c);
     }
     if quote {
         cmd.extend(std::iter::repeat_n(BACKSLASH, backslashes));
@@ -163,8 +174,8 @@ fn append_batch_arg(cmd: &mut Vec<u16>, arg: &[u16]) -> io::Result<()> {
 }
 
 /// Splits a command line the way the Microsoft C runtime does (argv\[0\] included). Used by
-/// the tests to check that [`command_line`] round-trips every argument.
-#[cfg(test)]
+/// the tests and the fuzz target to check that [`command_line`] round-trips every argument.
+#[cfg(any(test, feature = "__fuzz"))]
 pub(crate) fn parse_command_line(line: &[u16]) -> Vec<Vec<u16>> {
     let mut args = Vec::new();
     let mut i = 0;
@@ -307,6 +318,17 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         }
         assert!(batch_command_line(&u("x\".bat"), &[]).is_err());
+    }
+
+    /// Found by the `windows_args` fuzz target: a `%` in the script's path was passed as is,
+    /// so with a `%` in an argument cmd.exe saw `%" "...%` as a variable to expand.
+    #[test]
+    fn percent_in_the_batch_path_is_neutralised() {
+        let line = batch_command_line(&u(r"C:\50%\x.bat"), &[u("a%")]).expect("line");
+        assert_eq!(
+            s(&line),
+            r#"cmd.exe /e:ON /v:OFF /d /c ""C:\50%%cd:~,%\x.bat" "a%%cd:~,%"""#
+        );
     }
 
     #[test]
