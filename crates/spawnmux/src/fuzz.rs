@@ -218,7 +218,7 @@ pub fn check_framer_cr(max_line: usize, ops: &[FramerOp<'_>]) {
         pieces.iter().all(|p| p.bytes.len() <= max),
         "a piece over the maximum"
     );
-    let flushed = ops.iter().any(|op| *op == FramerOp::Flush);
+    let flushed = ops.contains(&FramerOp::Flush);
     if flushed {
         return;
     }
