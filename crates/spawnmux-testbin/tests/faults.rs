@@ -11,7 +11,7 @@
 mod util;
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use spawnmux::{ChildId, Event, Events, Exit, Mux, Stdio, Stream};
@@ -91,6 +91,32 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .count()
+}
+
+/// Live (not zombie) processes in process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut live = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // state ppid pgrp ...
+        if fields.len() > 2 && fields[2].parse() == Ok(pgid) && fields[0] != "Z" {
+            live.push(pid);
+        }
+    }
+    live
 }
 
 /// Children of this process (any state).
@@ -953,6 +979,133 @@ fn signals_during_spawn_io_and_shutdown_cause_no_error() {
         2 * STOPPED
     );
     assert!(handled_io >= 100, "too few signals to mean anything");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The parent SIGKILLed.
+
+#[test]
+fn sigkilled_parent_leaves_no_process_group_behind() {
+    const NAME: &str = "sigkilled_parent_leaves_no_process_group_behind";
+    const CHILDREN: usize = 4;
+    if std::env::var_os(SCENARIO_ENV).is_some_and(|v| v == NAME) {
+        // The parent to be killed: children each with a grandchild in its process group.
+        let mut mux = Mux::new().expect("mux");
+        // First a child that comes and goes, and a spawn that fails after its fork (exec of a
+        // missing program): the guard must forget both groups.
+        mux.spawn(&child(&["exit", "0"])).expect("spawn");
+        run_to_end(&mut mux);
+        assert!(mux
+            .spawn(&spawnmux::Command::new("spawnmux-no-such-program-xyz"))
+            .is_err());
+        for _ in 0..CHILDREN {
+            mux.spawn(&child(&["pid", "grandchild", "600000", "sleep", "600000"]))
+                .expect("spawn");
+        }
+        // Per child: its pid (the first `pid` line), its grandchild's (which prints `pid` too
+        // once it runs), and how many `pid` lines came.
+        let mut pids: HashMap<ChildId, (Option<u32>, Option<u32>, usize)> = HashMap::new();
+        run_until(&mut mux, |_, e| {
+            if let Event::Output(o) = e {
+                let entry = pids.entry(o.child).or_default();
+                if let Some(p) = util::number_after(o.bytes, "pid ") {
+                    entry.0.get_or_insert(p);
+                    entry.2 += 1;
+                }
+                if let Some(p) = util::number_after(o.bytes, "grandchild ") {
+                    entry.1 = Some(p);
+                }
+            }
+            pids.len() == CHILDREN && pids.values().all(|(_, g, n)| g.is_some() && *n == 2)
+        });
+        for (child, grandchild, _) in pids.values() {
+            println!(
+                "group {} {}",
+                child.expect("pid"),
+                grandchild.expect("grandchild")
+            );
+        }
+        println!("ready");
+        // Wait to be killed (bounded, so that a failed test does not leave us behind).
+        let deadline = Instant::now() + util::DEADLINE;
+        let mut events = Events::new();
+        while Instant::now() < deadline {
+            mux.wait(&mut events, Some(Duration::from_secs(1)))
+                .expect("wait");
+        }
+        return;
+    }
+    let mut parent = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO_ENV, NAME)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the parent");
+    let mut groups = Vec::new();
+    let mut grandchildren = Vec::new();
+    for line in BufReader::new(parent.stdout.take().expect("stdout")).lines() {
+        let line = line.expect("read");
+        let Some(line) = scenario_line(&line) else {
+            continue;
+        };
+        if let Some(rest) = line.strip_prefix("group ") {
+            let (g, gc) = rest.split_once(' ').expect("group line");
+            groups.push(g.parse::<u32>().expect("pgid"));
+            grandchildren.push(gc.parse::<u32>().expect("pid"));
+        } else if line == "ready" {
+            break;
+        }
+    }
+    assert_eq!(groups.len(), CHILDREN, "the parent did not get ready");
+    for (&g, &gc) in groups.iter().zip(&grandchildren) {
+        let members = group_members(g);
+        assert!(
+            members.contains(&g) && members.contains(&gc),
+            "group {g}: {members:?}"
+        );
+    }
+    parent.kill().expect("SIGKILL the parent");
+    let status = parent.wait().expect("reap the parent");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(60);
+    let mut left: Vec<(u32, Vec<u32>)>;
+    loop {
+        left = groups
+            .iter()
+            .map(|&g| (g, group_members(g)))
+            .filter(|(_, m)| !m.is_empty())
+            .collect();
+        if left.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = killed.elapsed();
+    // Leave nothing behind whatever the outcome.
+    for (g, _) in &left {
+        let _ = rustix::process::kill_process_group(
+            rustix::process::Pid::from_raw(*g as i32).expect("pgid"),
+            rustix::process::Signal::KILL,
+        );
+    }
+    let direct_left: Vec<u32> = groups
+        .iter()
+        .copied()
+        .filter(|g| left.iter().any(|(_, m)| m.contains(g)))
+        .collect();
+    println!(
+        "parent SIGKILLed: {} groups (child + grandchild each); after {took:?}: {} groups with \
+         live members {left:?}",
+        groups.len(),
+        left.len()
+    );
+    assert_eq!(direct_left, [] as [u32; 0], "direct children survived");
+    assert_eq!(left, [], "grandchildren survived their parent's death");
 }
 
 // ---------------------------------------------------------------------------------------------
