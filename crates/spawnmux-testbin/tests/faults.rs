@@ -390,8 +390,8 @@ fn child_never_reading_stdin_blocks_nothing_and_unsent_bytes_are_reported() {
             mux.spawn(&cmd).expect("spawn")
         })
         .collect();
-    let data = vec![b'x'; TOTAL];
     let rss_before = rss_kib();
+    let data = vec![b'x'; TOTAL];
     let started = Instant::now();
     mux.write_stdin(sleeper, &data).expect("queue");
     let queue_time = started.elapsed();
@@ -402,6 +402,7 @@ fn child_never_reading_stdin_blocks_nothing_and_unsent_bytes_are_reported() {
         accepted > 0 && accepted <= 1 << 20,
         "the pipe took {accepted} bytes"
     );
+    // Our own copy is gone: what is left is the Mux's queue.
     let rss_queued = rss_kib();
 
     // The loop serves the echoing children while 64 MiB wait for the sleeper.
@@ -466,8 +467,8 @@ fn child_never_reading_stdin_blocks_nothing_and_unsent_bytes_are_reported() {
         "{ECHOERS} echoing children: {LINES} lines each round-tripped in {rounds} wait rounds meanwhile; \
          StdinFailed(BrokenPipe, unsent {queued}), Exited(SIGTERM)"
     );
-    // The queue is the only copy: no more than the queued bytes (+ slack for the allocator and
-    // the echoes), and it is freed when the child is gone.
+    // The queue is the only copy the Mux keeps (no more than the queued bytes, + slack for the
+    // allocator and the echoes), and it is freed when the child is gone.
     let slack = 8 << 10;
     assert!(
         rss_queued <= rss_before + (queued as u64 >> 10) + slack,
