@@ -9,12 +9,16 @@
 //! | `lines N WHICH [WIDTH]` | N lines `out <i>` / `err <i>` (WHICH: `out`, `err`, `both`), padded with `.` to WIDTH bytes incl. `\n` |
 //! | `bigline N WHICH` | one line of N bytes cycling `a..z`, then `\n` |
 //! | `spew BYTES WHICH` | BYTES bytes cycling `0..9`, every 64th a `\n` |
+//! | `flood BYTES WHICH [WIDTH]` | BYTES bytes as lines `flood <i> ...` padded with `.` to WIDTH (default 1024) bytes incl. `\n`, written in 64 KiB blocks (the last line may be cut short) |
+//! | `pipe-size BYTES WHICH` | Linux: make our stdout / stderr pipe hold BYTES (`F_SETPIPE_SZ`), print nothing; elsewhere nothing |
+//! | `stamps N MS` | N lines `stamp <i> <ns>` (`CLOCK_MONOTONIC` in ns; 0 where there is none) to stdout, MS ms apart |
 //! | `sleep MS` | sleep |
 //! | `exit CODE` | exit now with CODE |
 //! | `abort` | `std::process::abort()` |
 //! | `echo` | copy stdin to stdout line by line, flushing each line, until EOF |
 //! | `cat` | copy stdin to stdout in raw chunks until EOF |
 //! | `drain` | read stdin to EOF, then print `drained <bytes>` |
+//! | `wait-eof` | read stdin to EOF, print nothing |
 //! | `pid` | print `pid <pid>` |
 //! | `env NAME` | print `NAME=<value>` or `NAME unset` |
 //! | `cwd` | print the working directory |
@@ -138,6 +142,28 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 let which = args.which()?;
                 spew(n, which)?;
             }
+            "flood" => {
+                let n: u64 = args.number()?;
+                let which = args.which()?;
+                let width = peek_number(&mut args).unwrap_or(1024);
+                flood(n, which, width)?;
+            }
+            "pipe-size" => {
+                let n: usize = args.number()?;
+                let which = args.which()?;
+                sys::pipe_size(n, which)?;
+            }
+            "stamps" => {
+                let n: u64 = args.number()?;
+                let ms: u64 = args.number()?;
+                for i in 0..n {
+                    let line = format!("stamp {i} {}\n", sys::monotonic_ns());
+                    write_flush(&mut io::stdout(), line.as_bytes())?;
+                    if i + 1 < n {
+                        std::thread::sleep(Duration::from_millis(ms));
+                    }
+                }
+            }
             "sleep" => std::thread::sleep(Duration::from_millis(args.number()?)),
             "exit" => {
                 let code: i32 = args.number()?;
@@ -150,6 +176,9 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
             "drain" => {
                 let n = io::copy(&mut io::stdin().lock(), &mut io::sink())?;
                 write_flush(&mut io::stdout(), format!("drained {n}\n").as_bytes())?;
+            }
+            "wait-eof" => {
+                io::copy(&mut io::stdin().lock(), &mut io::sink())?;
             }
             "pid" => write_flush(
                 &mut io::stdout(),
@@ -287,6 +316,29 @@ fn spew(n: u64, which: Which) -> io::Result<()> {
     err.flush()
 }
 
+fn flood(bytes: u64, which: Which, width: usize) -> io::Result<()> {
+    let width = width.max(2);
+    let mut block = Vec::with_capacity(64 * 1024 + width);
+    let mut line = Vec::with_capacity(width);
+    let mut written = 0u64;
+    let mut i = 0u64;
+    while written < bytes {
+        while block.len() < 64 * 1024 {
+            line.clear();
+            write!(line, "flood {i}")?;
+            line.resize(width - 1, b'.');
+            line.push(b'\n');
+            block.extend_from_slice(&line);
+            i += 1;
+        }
+        let take = (bytes - written).min(64 * 1024) as usize;
+        to(which, &block[..take])?;
+        block.drain(..take);
+        written += take as u64;
+    }
+    Ok(())
+}
+
 fn echo() -> io::Result<()> {
     let mut input = io::stdin().lock();
     let mut out = io::stdout().lock();
@@ -362,6 +414,28 @@ mod sys {
         Ok(())
     }
 
+    #[cfg(target_os = "linux")]
+    pub(crate) fn pipe_size(bytes: usize, which: super::Which) -> io::Result<()> {
+        use super::Which;
+        if which != Which::Err {
+            rustix::pipe::fcntl_setpipe_size(rustix::stdio::stdout(), bytes)?;
+        }
+        if which != Which::Out {
+            rustix::pipe::fcntl_setpipe_size(rustix::stdio::stderr(), bytes)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn pipe_size(_bytes: usize, _which: super::Which) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(crate) fn monotonic_ns() -> u128 {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
+    }
+
     pub(crate) fn close_stdout() {
         use std::os::fd::{FromRawFd, OwnedFd};
         // SAFETY: fd 1 is open (our stdout) and nothing else in this program owns it as an
@@ -395,6 +469,14 @@ mod sys {
         if unsafe { SetConsoleCtrlHandler(Some(ignore), TRUE) } == 0 {
             return Err(io::Error::last_os_error());
         }
+        Ok(())
+    }
+
+    pub(crate) fn monotonic_ns() -> u128 {
+        0
+    }
+
+    pub(crate) fn pipe_size(_bytes: usize, _which: super::Which) -> io::Result<()> {
         Ok(())
     }
 

@@ -234,11 +234,13 @@ impl Command {
     /// Makes the child die when this process dies, even by `SIGKILL` (default: on).
     ///
     /// # Platform specific behavior
-    /// - Linux: `PR_SET_PDEATHSIG` (`SIGKILL`) in the child. The kernel ties it to the
-    ///   *thread* that forked, so spawnmux forks children from the main thread or from one
-    ///   long-lived internal spawner thread, never from a thread that may exit first. It covers
-    ///   the child itself; grandchildren are reached by the process-group kill on
-    ///   [`Mux`](crate::Mux) drop and shutdown, not by a SIGKILL of the parent.
+    /// - Linux: the child's whole process group. `PR_SET_PDEATHSIG` (`SIGKILL`) in the child
+    ///   covers the child itself; the kernel ties it to the *thread* that forked, so spawnmux
+    ///   forks children from the main thread or from one long-lived internal spawner thread.
+    ///   Grandchildren in the child's process group are killed by spawnmux's *group guard*:
+    ///   one helper process per process (`spawnmux-guard`, started at the first such spawn)
+    ///   that learns each child's group before the child execs and `SIGKILL`s the groups when
+    ///   this process is gone. Descendants that leave the group (`setsid`) escape it.
     /// - Windows: the job object's `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` (the whole tree).
     /// - macOS and BSD: no kernel mechanism exists without a watcher process; the option is
     ///   accepted and has no effect there.

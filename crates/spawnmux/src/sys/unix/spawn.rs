@@ -25,6 +25,18 @@ use crate::sys::{Signal, Spawned};
 pub(crate) struct Process {
     child: Child,
     exit: Option<Exit>,
+    /// Registered with the group guard (Linux, `die_with_parent`).
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    guarded: bool,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.guarded {
+            super::guard::forget(self.child.id());
+        }
+    }
 }
 
 impl Process {
@@ -120,32 +132,39 @@ fn build(cmd: &Command) -> io::Result<std::process::Command> {
     c.stdout(std_stdio(&cmd.stdout)?);
     c.stderr(std_stdio(&cmd.stderr)?);
     c.process_group(0);
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if cmd.die_with_parent {
-        pdeathsig::install(&mut c);
-    }
     Ok(c)
 }
 
 /// Starts the child described by `cmd`.
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
-    let std_cmd = build(cmd)?;
+    let mut std_cmd = build(cmd)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let mut child = if cmd.die_with_parent {
-        pdeathsig::spawn(std_cmd)?
+    let (mut child, guarded) = if cmd.die_with_parent {
+        let guard = super::guard::sender();
+        pdeathsig::install(&mut std_cmd, guard);
+        match pdeathsig::spawn(std_cmd) {
+            Ok(child) => (child, guard.is_some()),
+            Err(e) => {
+                // The child may have registered before its exec failed.
+                if guard.is_some() {
+                    super::guard::purge();
+                }
+                return Err(e);
+            }
+        }
     } else {
-        let mut std_cmd = std_cmd;
-        std_cmd.spawn()?
+        (std_cmd.spawn()?, false)
     };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let mut child = {
-        let mut std_cmd = std_cmd;
-        std_cmd.spawn()?
-    };
+    let (mut child, guarded) = (std_cmd.spawn()?, false);
     let stdin = child.stdin.take().map(|p| Writer::new(OwnedFd::from(p)));
     let stdout = child.stdout.take().map(|p| Reader::new(OwnedFd::from(p)));
     let stderr = child.stderr.take().map(|p| Reader::new(OwnedFd::from(p)));
-    let mut process = Process { child, exit: None };
+    let mut process = Process {
+        child,
+        exit: None,
+        guarded,
+    };
     match (stdin.transpose(), stdout.transpose(), stderr.transpose()) {
         (Ok(stdin), Ok(stdout), Ok(stderr)) => Ok(Spawned {
             process,
@@ -174,18 +193,27 @@ mod pdeathsig {
 
     type Job = (std::process::Command, mpsc::SyncSender<io::Result<Child>>);
 
-    /// Makes the child get SIGKILL when the forking thread (see the module doc) dies.
-    pub(super) fn install(cmd: &mut std::process::Command) {
+    /// Makes the child get SIGKILL when the forking thread (see the module doc) dies, and
+    /// registers its process group with the group guard (`guard.rs`), if there is one.
+    pub(super) fn install(
+        cmd: &mut std::process::Command,
+        guard: Option<&'static std::os::fd::OwnedFd>,
+    ) {
         let parent = getpid();
         // SAFETY: the hook runs in the forked child before exec and only makes raw,
-        // async-signal-safe system calls (prctl, getppid); it allocates nothing and takes no
-        // lock.
+        // async-signal-safe system calls (prctl, getppid, getpid, send); it allocates nothing
+        // and takes no lock.
         unsafe {
             cmd.pre_exec(move || {
                 rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
                 // The parent may have died before prctl: then we were already reparented.
                 if getppid() != Some(parent) {
                     return Err(io::Error::from(io::ErrorKind::Other));
+                }
+                // Before exec, so before this child can start any process of its own. The
+                // group is ours (`process_group(0)` has run).
+                if let Some(tx) = guard {
+                    super::super::guard::register_in_child(tx);
                 }
                 Ok(())
             });

@@ -1,0 +1,243 @@
+//! The group guard (Linux): one helper process per process that kills the process groups of
+//! `die_with_parent` children when this process dies, however it dies (`SIGKILL` included).
+//!
+//! `PR_SET_PDEATHSIG` reaches only the direct child: a grandchild in the child's process group
+//! (a shell's pipeline, `npm` starting `node`) is reparented and runs on. Nothing in a process
+//! that is SIGKILLed runs, so the killing has to be done from outside, by a process that
+//! notices the death: the guard.
+//!
+//! - **One per process, started at the first `die_with_parent` spawn**, not per child and not
+//!   a thread. It is forked twice (so it is not our child: no zombie, no `SIGCHLD`, invisible to
+//!   `waitpid`), calls `setsid` (no terminal signals, in no group that we signal), closes every
+//!   inherited fd but its end of the socket, resets signal dispositions and the signal mask, and
+//!   names itself `spawnmux-guard`.
+//! - **Registration from the child, before `exec`**: the `pre_exec` hook that sets
+//!   `PR_SET_PDEATHSIG` also sends the child's pid (= its process group) to the guard, so no
+//!   grandchild can exist before its group is known; the parent sends `-pid` when the `Mux`
+//!   lets go of the child (the group may be reused after that). When a spawn fails after the
+//!   fork (exec failed: the child registered, std reaped it, its pid is unknown to us), the
+//!   parent sends `0`: the guard drops every group that has no member left, so no stale entry
+//!   can later hit a process group that reused the number.
+//! - **Death = end of file**: the parent holds the only sending end (close-on-exec; children
+//!   hold a copy only between fork and exec). When the process is gone, the guard's `recv`
+//!   returns 0 and it `SIGKILL`s every group it knows, then exits.
+//! - Messages are 4-byte `SOCK_SEQPACKET` records sent with `MSG_NOSIGNAL | MSG_DONTWAIT`: a
+//!   dead or stuck guard can neither kill nor block a spawn (those children then have
+//!   `PR_SET_PDEATHSIG` only).
+//!
+//! Costs and limits: one process and one fd per process; the guard is a copy-on-write snapshot of
+//! the process at its first spawn (memory the process had then and later rewrites is counted
+//! twice); it remembers at most [`CAPACITY`] groups at once. A copy of the process made by
+//! `fork` without `exec` elsewhere holds the sending end, and delays the guard until it exits;
+//! `execve` of the whole process counts as its death.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
+
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::process::{Pid, Signal, WaitOptions};
+
+/// Process groups the guard remembers at once (256 KiB of table, touched only as used).
+const CAPACITY: usize = 1 << 16;
+
+/// The sending end, or `None` if the guard could not be started.
+static GUARD: OnceLock<Option<OwnedFd>> = OnceLock::new();
+
+/// The sending end of the guard's socket, starting the guard if needed; `None` if it cannot
+/// be started (the children then rely on `PR_SET_PDEATHSIG` alone).
+pub(super) fn sender() -> Option<&'static OwnedFd> {
+    GUARD.get_or_init(|| start().ok()).as_ref()
+}
+
+/// In the forked child, before `exec`: registers the child's process group (its pid). Only
+/// async-signal-safe system calls.
+pub(super) fn register_in_child(tx: &OwnedFd) {
+    let pid = rustix::process::getpid().as_raw_nonzero().get();
+    send(tx.as_fd(), pid);
+}
+
+/// A spawn failed, perhaps after its child registered: drop groups with no member left.
+pub(super) fn purge() {
+    if let Some(Some(tx)) = GUARD.get() {
+        send(tx.as_fd(), 0);
+    }
+}
+
+/// The `Mux` has let go of the child whose group is `pid`.
+pub(super) fn forget(pid: u32) {
+    if let (Some(Some(tx)), Ok(pid)) = (GUARD.get(), i32::try_from(pid)) {
+        send(tx.as_fd(), -pid);
+    }
+}
+
+fn send(tx: BorrowedFd<'_>, message: i32) {
+    let _ = rustix::net::send(
+        tx,
+        &message.to_ne_bytes(),
+        SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+    );
+}
+
+fn start() -> io::Result<OwnedFd> {
+    let (tx, rx) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    // Allocated here: after `fork` in a multithreaded process the guard must not allocate.
+    // Zeroed, so its pages are only touched as the table fills.
+    let mut table = vec![0i32; CAPACITY];
+    let rx_raw = rx.as_raw_fd();
+    // SAFETY: after `fork` in a (possibly) multithreaded process, the child may only make
+    // async-signal-safe calls. The intermediate child only forks again and `_exit`s; the guard
+    // runs `guard_main`, which makes only raw system calls, writes only to its stack and to
+    // `table` (allocated before the fork, never freed or grown) and never returns.
+    let intermediate = unsafe { libc::fork() };
+    match intermediate {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            // SAFETY: as above.
+            match unsafe { libc::fork() } {
+                // SAFETY: as above; `rx_raw` is open in this process.
+                0 => unsafe { guard_main(rx_raw, &mut table) },
+                // SAFETY: `_exit` is async-signal-safe and skips atexit handlers and unwinding.
+                -1 => unsafe { libc::_exit(1) },
+                // SAFETY: as above.
+                _ => unsafe { libc::_exit(0) },
+            }
+        }
+        pid => {
+            drop(rx);
+            let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("fork returned 0"))?;
+            // The intermediate exits at once. ECHILD: code elsewhere reaped it (`waitpid(-1)`);
+            // the guard most likely runs, and if not, sends fail harmlessly.
+            let status = loop {
+                match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Ok(Some((_, status))) => break Some(status),
+                    _ => break None,
+                }
+            };
+            if status.is_some_and(|s| s.exit_status() != Some(0)) {
+                return Err(io::Error::other("could not start the group guard"));
+            }
+            Ok(tx)
+        }
+    }
+}
+
+/// The guard: remembers groups until end of file, then kills them.
+///
+/// # Safety
+/// Must run in a freshly forked child, with `rx` open; it never returns.
+unsafe fn guard_main(rx: RawFd, table: &mut [i32]) -> ! {
+    let _ = rustix::process::setsid();
+    close_all_but(rx);
+    reset_signals();
+    let _ = rustix::thread::set_name(c"spawnmux-guard");
+    // SAFETY: `rx` is open (kept by `close_all_but`) and this process never closes it.
+    let rx = unsafe { BorrowedFd::borrow_raw(rx) };
+    let mut len = 0usize;
+    let mut buf = [0u8; 4];
+    loop {
+        match rustix::net::recv(rx, &mut buf, RecvFlags::empty()) {
+            // End of file: every sender is gone, the process is dead.
+            Ok((0, _)) => break,
+            Ok((4, _)) => {
+                let message = i32::from_ne_bytes(buf);
+                if message > 0 {
+                    if let Some(slot) = table.get_mut(len) {
+                        *slot = message;
+                        len += 1;
+                    }
+                } else if message == 0 {
+                    let mut i = 0;
+                    while i < len {
+                        let group = table.get(i).copied().unwrap_or(0);
+                        let empty = Pid::from_raw(group).is_none_or(|pid| {
+                            rustix::process::test_kill_process_group(pid)
+                                == Err(rustix::io::Errno::SRCH)
+                        });
+                        if empty {
+                            len -= 1;
+                            table.swap(i, len);
+                        } else {
+                            i += 1;
+                        }
+                    }
+                } else if let Some(i) = table
+                    .get(..len)
+                    .and_then(|live| live.iter().position(|&p| p == message.wrapping_neg()))
+                {
+                    len -= 1;
+                    table.swap(i, len);
+                }
+            }
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    for &group in table.get(..len).unwrap_or_default() {
+        if let Some(pid) = Pid::from_raw(group) {
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+        }
+    }
+    // SAFETY: `_exit` is async-signal-safe and skips atexit handlers and unwinding.
+    unsafe { libc::_exit(0) }
+}
+
+/// Closes every fd but `keep`: the parent's pipes and sockets must not be held open by the guard
+/// (a child would never see end of file on its stdin, a peer never see the close).
+fn close_all_but(keep: RawFd) {
+    let keep = keep as libc::c_uint;
+    // SAFETY: close_range only closes descriptors of this (single-threaded) process; nothing
+    // in it uses them any more.
+    let rc = unsafe {
+        let low = if keep > 0 {
+            libc::syscall(libc::SYS_close_range, 0 as libc::c_uint, keep - 1, 0)
+        } else {
+            0
+        };
+        let high = libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0);
+        if low == 0 && high == 0 {
+            0
+        } else {
+            -1
+        }
+    };
+    if rc == 0 {
+        return;
+    }
+    // Before Linux 5.9: one by one, up to the fd limit.
+    let max = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1 << 20)
+        .min(1 << 20) as libc::c_int;
+    for fd in (0..max).filter(|&fd| fd as libc::c_uint != keep) {
+        // SAFETY: as above.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Default dispositions and an empty mask: the parent's handlers (signal-hook's, say) must not
+/// run in the guard, and a plain `kill` must end it like any process.
+fn reset_signals() {
+    // SAFETY: `sigaction` and `sigprocmask` are async-signal-safe; the structures are
+    // zero-initialised (SIG_DFL, no flags, empty mask) before use.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut action.sa_mask);
+        // Every signal number Linux has (1..=64); glibc refuses its own two (EINVAL), harmless.
+        for sig in 1..=64 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::sigaction(sig, &action, std::ptr::null_mut());
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
