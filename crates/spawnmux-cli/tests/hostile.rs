@@ -10,19 +10,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn testchild() -> String {
-    let p = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name(if cfg!(windows) {
-        "spawnmux-testchild.exe"
-    } else {
-        "spawnmux-testchild"
-    });
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo test --workspace`",
-        p.display()
-    );
-    p.display().to_string()
-}
+mod util;
+use util::testchild;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("spawnmux-hostile-{}-{name}", std::process::id()));

@@ -11,15 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn testchild() -> String {
-    let p = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name("spawnmux-testchild");
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo test --workspace`",
-        p.display()
-    );
-    p.display().to_string()
-}
+mod util;
+use util::testchild;
 
 /// A fresh directory with `files` written in it.
 fn dir(name: &str, files: &[(&str, &str)]) -> PathBuf {

@@ -17,22 +17,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod util;
+use util::testchild;
+
 /// Generous: CI machines are small and busy.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn testchild() -> String {
-    let p = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name(if cfg!(windows) {
-        "spawnmux-testchild.exe"
-    } else {
-        "spawnmux-testchild"
-    });
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo test --workspace`",
-        p.display()
-    );
-    p.display().to_string()
-}
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("spawnmux-watch-{}-{name}", std::process::id()));

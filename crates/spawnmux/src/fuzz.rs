@@ -36,14 +36,7 @@ struct Framed {
 /// pieces never overwritten, the carry bounded; and, when nothing was flushed, exactly the
 /// documented pieces whatever the chunking.
 pub fn check_framer(max_line: Option<usize>, strip_cr: bool, ops: &[FramerOp<'_>], eof: bool) {
-    let input: Vec<u8> = ops
-        .iter()
-        .flat_map(|op| match op {
-            FramerOp::Read(b) => *b,
-            _ => &[],
-        })
-        .copied()
-        .collect();
+    let input = concat_reads(ops);
     let opts = FramingOptions {
         max_line,
         strip_cr,
@@ -133,6 +126,17 @@ pub fn check_framer(max_line: Option<usize>, strip_cr: bool, ops: &[FramerOp<'_>
     }
 }
 
+/// Every byte the reads in `ops` returned, in order.
+fn concat_reads(ops: &[FramerOp<'_>]) -> Vec<u8> {
+    ops.iter()
+        .flat_map(|op| match op {
+            FramerOp::Read(b) => *b,
+            _ => &[],
+        })
+        .copied()
+        .collect()
+}
+
 /// Runs the framer as `Mux::read_stream` and `Mux::flush_due` do; returns the pieces and the
 /// carried byte count.
 fn frame(opts: FramingOptions, ops: &[FramerOp<'_>], eof: bool) -> (Vec<Framed>, usize) {
@@ -203,14 +207,7 @@ pub fn check_framer_cr(max_line: usize, ops: &[FramerOp<'_>]) {
         strip_cr: false,
         cr_ends_line: true,
     };
-    let input: Vec<u8> = ops
-        .iter()
-        .flat_map(|op| match op {
-            FramerOp::Read(b) => *b,
-            _ => &[],
-        })
-        .copied()
-        .collect();
+    let input = concat_reads(ops);
     let (pieces, pending) = frame(opts, ops, true);
     assert_eq!(pending, 0, "EOF leaves nothing carried");
     let max = max_line.max(1);
