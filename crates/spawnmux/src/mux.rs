@@ -219,6 +219,9 @@ pub struct Mux {
     poller: Arc<Poller>,
     poll_events: polling::Events,
     scratch: Vec<polling::Event>,
+    /// Waits without a timer bypass `polling`'s per-wait timerfd and notifier calls.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    direct: Option<sys::DirectWait>,
     children: Slab<Slot>,
     sources: Slab<UserSource>,
     exits: sys::ExitWatcher,
@@ -258,6 +261,8 @@ impl Mux {
             poller,
             poll_events: polling::Events::new(),
             scratch: Vec::new(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            direct: sys::DirectWait::new(),
             children: Slab::new(),
             sources: Slab::new(),
             exits,
@@ -390,13 +395,10 @@ impl Mux {
             } else {
                 Some(Duration::ZERO)
             };
-            self.poll_events.clear();
-            self.poller
-                .wait(&mut self.poll_events, poll_timeout)
-                .map_err(|e| context(e, "waiting for events"))?;
             let mut ready = std::mem::take(&mut self.scratch);
             ready.clear();
-            ready.extend(self.poll_events.iter());
+            self.poll(&mut ready, poll_timeout)
+                .map_err(|e| context(e, "waiting for events"))?;
             for ev in &ready {
                 self.dispatch(*ev, events);
             }
@@ -407,6 +409,40 @@ impl Mux {
                 return Ok(events.len());
             }
         }
+    }
+
+    /// One poll: appends what is ready to `ready`.
+    fn poll(
+        &mut self,
+        ready: &mut Vec<polling::Event>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(direct) = &mut self.direct {
+            // Only waits that need no timer: `polling` keeps sub-millisecond timeouts.
+            if timeout.is_none_or(|t| t.is_zero()) {
+                match direct.wait(&self.poller, ready, timeout.is_none())? {
+                    sys::Waited::Done => return Ok(()),
+                    // A wake-up (or polling's timer): let polling clear and re-arm its own fds;
+                    // it reports everything else that is ready too (level-triggered).
+                    sys::Waited::PollerOwn => {
+                        return self.poll_polling(ready, Some(Duration::ZERO))
+                    }
+                }
+            }
+        }
+        self.poll_polling(ready, timeout)
+    }
+
+    fn poll_polling(
+        &mut self,
+        ready: &mut Vec<polling::Event>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        self.poll_events.clear();
+        self.poller.wait(&mut self.poll_events, timeout)?;
+        ready.extend(self.poll_events.iter());
+        Ok(())
     }
 
     fn dispatch(&mut self, ev: polling::Event, events: &mut Events) {

@@ -6,12 +6,16 @@
 //! spawnmux may start is the process-wide spawner used for `PR_SET_PDEATHSIG` (see `spawn.rs`);
 //! the only helper process is the process-wide group guard (Linux, `guard.rs`).
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll;
 mod exit;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod guard;
 mod pipe;
 mod spawn;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use epoll::{DirectWait, Waited};
 pub(crate) use exit::{ExitWatcher, Watch};
 pub(crate) use pipe::{Reader, Writer};
 pub(crate) use spawn::{spawn, Process};
