@@ -385,13 +385,13 @@ impl Mux {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             self.check_pending_exits(events);
-            let now = Instant::now();
             let mut poll_until = deadline;
             if let Some(Reverse((t, _))) = self.flush_timers.peek() {
                 poll_until = Some(poll_until.map_or(*t, |d| d.min(*t)));
             }
             let poll_timeout = if events.is_empty() {
-                poll_until.map(|t| t.saturating_duration_since(now))
+                // No clock read when there is nothing to time (the common `wait(None)`).
+                poll_until.map(|t| t.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
@@ -514,7 +514,7 @@ impl Mux {
         let mut eof = false;
         // Bounded: a grandchild holding the pipe, or one sending empty messages, must not keep
         // the loop here.
-        let settle_until = Instant::now() + SETTLE_AT_EXIT;
+        let settle_until = at_exit.then(|| Instant::now() + SETTLE_AT_EXIT);
         while read < budget {
             let start = st.framer.begin(&mut events.bytes);
             let result = st.reader.read_into(&mut events.bytes, READ_SIZE);
@@ -523,7 +523,7 @@ impl Mux {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     st.framer
                         .frame(&mut events.bytes, start, false, &mut |_| {});
-                    if at_exit && st.reader.settle(settle_until) {
+                    if settle_until.is_some_and(|until| st.reader.settle(until)) {
                         continue;
                     }
                     break;
@@ -580,6 +580,9 @@ impl Mux {
 
     /// Delivers partial lines whose idle time has passed.
     fn flush_due(&mut self, events: &mut Events) {
+        if self.flush_timers.is_empty() {
+            return;
+        }
         let now = Instant::now();
         while let Some(&Reverse((at, k))) = self.flush_timers.peek() {
             if at > now {
@@ -695,9 +698,14 @@ impl Mux {
     /// [`close_stdin`](Mux::close_stdin) was called. A failure found later, by the loop, is
     /// reported as [`Event::StdinFailed`].
     pub fn write_stdin(&mut self, id: ChildId, data: &[u8]) -> io::Result<()> {
-        let poller = self.poller.clone();
-        let slot = self.slot_mut(id).ok_or_else(|| unknown(id))?;
-        let name = slot.name.clone();
+        // Disjoint borrows of `poller` and `children`: no reference-count traffic per write.
+        let poller = &*self.poller;
+        let slot = self
+            .children
+            .get_mut(id.index())
+            .filter(|s| s.id == id)
+            .ok_or_else(|| unknown(id))?;
+        let name = &slot.name;
         let Some(stdin) = slot.stdin.as_mut() else {
             let kind = if slot.exit.is_some() {
                 io::ErrorKind::BrokenPipe
@@ -717,7 +725,7 @@ impl Mux {
         }
         stdin.queue.extend(data);
         let index = id.index();
-        match flush_stdin(stdin, &poller, key(index, KIND_STDIN)) {
+        match flush_stdin(stdin, poller, key(index, KIND_STDIN)) {
             Ok(done) => {
                 if done {
                     self.close_stdin_now(index);
@@ -725,6 +733,7 @@ impl Mux {
                 Ok(())
             }
             Err(e) => {
+                let name = name.clone();
                 self.close_stdin_now(index);
                 Err(context(e, format!("writing to stdin of `{name}`")))
             }
