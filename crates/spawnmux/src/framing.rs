@@ -90,21 +90,27 @@ impl Framer {
             // One iterator over the whole region rather than a `memchr` call per line, and the
             // common case (a line that fits, no `\r` to strip) emitted inline: this loop runs
             // once per line of output.
+            // `in_line` in a local: it stays in a register across `out` calls.
+            let mut in_line = self.in_line;
+            let strip_cr = self.opts.strip_cr;
             for i in memchr::memchr_iter(b'\n', &arena[start..]) {
                 let nl = start + i;
-                if nl - pos <= max && !self.opts.strip_cr {
+                if nl - pos <= max && !strip_cr {
                     out(Piece {
                         start: pos,
                         end: nl,
                         newline: true,
-                        continued: self.in_line,
+                        continued: in_line,
                     });
-                    self.in_line = false;
+                    in_line = false;
                 } else {
+                    self.in_line = in_line;
                     self.emit_line(arena, pos, nl, max, out);
+                    in_line = self.in_line;
                 }
                 pos = nl + 1;
             }
+            self.in_line = in_line;
         }
         // `pos..` has no newline: emit full-size pieces while more than `max` bytes remain
         // (exactly `max` are kept: if the newline comes next, that piece ends the line; with

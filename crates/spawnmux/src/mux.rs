@@ -534,7 +534,9 @@ impl Mux {
             eof = n == 0;
             let items = &mut events.items;
             st.framer
-                .frame(&mut events.bytes, start, eof, &mut |p: Piece| {
+                // `move`: the closure holds `child`, `name` and `stream` by value, not three
+                // pointers to reload for every line.
+                .frame(&mut events.bytes, start, eof, &mut move |p: Piece| {
                     items.push(Item::Output {
                         child,
                         name,
