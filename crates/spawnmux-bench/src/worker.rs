@@ -181,8 +181,13 @@ fn scale(
     base: sys::Status,
     fd_limit: u64,
 ) -> Result<Figures, Failure> {
-    let (barrier_read, barrier_write) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from)?;
+    // `pipe` + `FD_CLOEXEC` rather than `pipe2` (`pipe_with`), which macOS lacks; the bench is
+    // a fresh worker process that has started no thread or child yet, so nothing can inherit
+    // the fds in between.
+    let (barrier_read, barrier_write) = rustix::pipe::pipe().map_err(io::Error::from)?;
+    for fd in [&barrier_read, &barrier_write] {
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC).map_err(io::Error::from)?;
+    }
     let barrier_read: Arc<OwnedFd> = Arc::new(barrier_read);
     let mut barrier_write = Some(barrier_write);
     let job = Job {
