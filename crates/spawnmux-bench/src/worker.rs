@@ -207,6 +207,9 @@ fn scale(
         args: ["sleep", "100"].map(String::from).to_vec(),
         stdin: None,
     };
+    // A first child opens what a peer keeps once per process (spawnmux's group-guard socket,
+    // tokio's signal pipe): not a per-child cost. The second one is measured.
+    p.run_all(exe, std::slice::from_ref(&probe), &mut || {})?;
     let before = sys::open_fds();
     let mut during = before;
     p.run_all(exe, std::slice::from_ref(&probe), &mut || {
