@@ -361,7 +361,7 @@ impl Runner {
                 self.log.event(&name, "error", Value::Null, &msg, true)?;
                 if self.helpers[i].is_build {
                     self.helpers[i].state = State::Done(127);
-                    self.build_ended(i, 127, Duration::ZERO)?;
+                    self.build_ended(127)?;
                 } else {
                     self.after_end(i, 127, Duration::ZERO)?;
                 }
@@ -410,7 +410,7 @@ impl Runner {
             };
             self.log
                 .event(&name, "exit", detail, &msg, warn && self.stopping.is_none())?;
-            return self.build_ended(i, code, uptime);
+            return self.build_ended(code);
         }
         let msg = format!("{name} exited ({exit})");
         self.log.event(
@@ -777,7 +777,7 @@ impl Runner {
     }
 
     /// The build ended (or could not start) with `code`.
-    fn build_ended(&mut self, _i: usize, code: i32, _took: Duration) -> io::Result<()> {
+    fn build_ended(&mut self, code: i32) -> io::Result<()> {
         if let Some(w) = &mut self.watch {
             w.build_end = Some(Instant::now());
         }

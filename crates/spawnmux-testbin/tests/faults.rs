@@ -93,9 +93,10 @@ fn open_fds() -> usize {
         .count()
 }
 
-/// Live (not zombie) processes in process group `pgid`.
-fn group_members(pgid: u32) -> Vec<u32> {
-    let mut live = Vec::new();
+/// Every process in `/proc` as (pid, state, ppid, process group), from `/proc/PID/stat`
+/// (the fields after the command name, which may itself contain `)` or spaces).
+fn processes() -> Vec<(u32, String, u32, u32)> {
+    let mut all = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Some(pid) = entry
             .file_name()
@@ -110,38 +111,34 @@ fn group_members(pgid: u32) -> Vec<u32> {
         let Some((_, rest)) = stat.rsplit_once(')') else {
             continue;
         };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
         // state ppid pgrp ...
-        if fields.len() > 2 && fields[2].parse() == Ok(pgid) && fields[0] != "Z" {
-            live.push(pid);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if let [state, ppid, pgrp, ..] = fields[..] {
+            if let (Ok(ppid), Ok(pgrp)) = (ppid.parse(), pgrp.parse()) {
+                all.push((pid, state.to_string(), ppid, pgrp));
+            }
         }
     }
-    live
+    all
+}
+
+/// Live (not zombie) processes in process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, state, _, pgrp)| *pgrp == pgid && state != "Z")
+        .map(|(pid, ..)| pid)
+        .collect()
 }
 
 /// Children of this process (any state).
 fn our_children() -> Vec<u32> {
     let me = std::process::id();
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        if ppid == Some(me) {
-            pids.push(pid);
-        }
-    }
-    pids
+    processes()
+        .into_iter()
+        .filter(|&(_, _, ppid, _)| ppid == me)
+        .map(|(pid, ..)| pid)
+        .collect()
 }
 
 /// Checks that a stream is the sequence `<tag> 0`, `<tag> 1`, ... (as `lines` writes it), of
