@@ -130,6 +130,11 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 let width = peek_number(&mut args);
                 lines(n, which, width)?;
             }
+            "blanks" => {
+                let n: u64 = args.number()?;
+                let which = args.which()?;
+                blanks(n, which)?;
+            }
             "bigline" => {
                 let n: usize = args.number()?;
                 let which = args.which()?;
@@ -279,6 +284,26 @@ fn lines(n: u64, which: Which, width: Option<usize>) -> io::Result<()> {
         }
         if which != Which::Out {
             emit(&mut err, "err", i)?;
+        }
+    }
+    out.flush()?;
+    err.flush()
+}
+
+/// `blanks`: for each `i`, `out i` / `err i` followed by an empty line, the two terminators
+/// cycling through `\n\n`, `\r\n\r\n`, `\n\r\n` and `\r\n\n` (by `i % 4`), through a 64 KiB
+/// `BufWriter` so that terminators fall on every read boundary.
+fn blanks(n: u64, which: Which) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut err = BufWriter::with_capacity(64 * 1024, io::stderr().lock());
+    let ends: [&str; 4] = ["\n\n", "\r\n\r\n", "\n\r\n", "\r\n\n"];
+    for i in 0..n {
+        let end = ends[(i % 4) as usize];
+        if which != Which::Err {
+            write!(out, "out {i}{end}")?;
+        }
+        if which != Which::Out {
+            write!(err, "err {i}{end}")?;
         }
     }
     out.flush()?;

@@ -54,6 +54,76 @@ fn lossless_capture_of_many_lines_from_several_children_50_times() {
     }
 }
 
+/// Empty lines are lines: every `\n` (and, with `strip_cr` or `cr_ends_line`, every `\r\n`)
+/// ends exactly one line, empty or not, in every framing mode, wherever the reads split the
+/// terminators. The expected lines are written from that rule (the child writes `tag i`, then
+/// an empty line, with `\n` / `\r\n` terminators cycling by `i % 4`).
+#[test]
+fn lossless_capture_keeps_empty_lines_in_every_framing_mode() {
+    const CHILDREN: usize = 3;
+    const N: u64 = 30_000;
+    const ENDS: [(bool, bool); 4] = [(false, false), (true, true), (false, true), (true, false)];
+    #[derive(Clone, Copy, Debug)]
+    enum Mode {
+        Lines,
+        StripCr,
+        CrEndsLine,
+    }
+    for mode in [Mode::Lines, Mode::StripCr, Mode::CrEndsLine] {
+        let mut mux = Mux::new().expect("mux");
+        let ids: Vec<_> = (0..CHILDREN)
+            .map(|_| {
+                let mut cmd = child(&["blanks", &N.to_string(), "both"]);
+                match mode {
+                    Mode::Lines => &mut cmd,
+                    Mode::StripCr => cmd.strip_cr(true),
+                    Mode::CrEndsLine => cmd.cr_ends_line(true),
+                };
+                mux.spawn(&cmd).expect("spawn")
+            })
+            .collect();
+        // The line number `k` of a stream: line 2i is `tag i`, line 2i+1 the empty line.
+        let expected = |tag: &str, k: u64| -> Vec<u8> {
+            let i = k / 2;
+            let (text_crlf, blank_crlf) = ENDS[(i % 4) as usize];
+            let (mut line, crlf) = if k % 2 == 0 {
+                (format!("{tag} {i}").into_bytes(), text_crlf)
+            } else {
+                (Vec::new(), blank_crlf)
+            };
+            if crlf && matches!(mode, Mode::Lines) {
+                line.push(b'\r');
+            }
+            line
+        };
+        let mut next = vec![[0u64; 2]; CHILDREN];
+        let mut exited = 0;
+        util::run_until(&mut mux, |_, event| {
+            match event {
+                Event::Output(o) => {
+                    let c = ids.iter().position(|&i| i == o.child).expect("our child");
+                    let s = (o.stream == Stream::Stderr) as usize;
+                    let want = expected(["out", "err"][s], next[c][s]);
+                    assert!(
+                        o.bytes == want && o.newline && !o.continued,
+                        "{mode:?}: child {c} line {} expected {:?}, got {:?}",
+                        next[c][s],
+                        String::from_utf8_lossy(&want),
+                        o.text()
+                    );
+                    next[c][s] += 1;
+                }
+                Event::Exited { exit, .. } => {
+                    assert_eq!(exit, Exit::Code(0));
+                    exited += 1;
+                }
+                _ => {}
+            }
+            exited == CHILDREN && next.iter().all(|n| *n == [2 * N, 2 * N])
+        });
+    }
+}
+
 #[test]
 fn partial_last_line_arrives_without_newline_then_closed() {
     let mut mux = Mux::new().expect("mux");

@@ -210,9 +210,10 @@ impl Command {
 
     /// Makes a lone `\r` (not followed by `\n`) end a line too, and `\r\n` one line end
     /// without the `\r`: each update of a progress bar drawn with carriage returns becomes a
-    /// line of its own instead of being held (up to the maximum line length) until a `\n`. An
-    /// empty line ended by a lone `\r` is not delivered. Default: off, `\r` is an ordinary
-    /// byte.
+    /// line of its own instead of being held (up to the maximum line length) until a `\n`.
+    /// Every `\n` and every `\r\n` ends exactly one line, empty or not; only an empty line
+    /// ended by a lone `\r` (the carriage return a progress bar starts each update with) is
+    /// not delivered. Default: off, `\r` is an ordinary byte.
     pub fn cr_ends_line(&mut self, on: bool) -> &mut Command {
         self.framing.cr_ends_line = on;
         self

@@ -155,9 +155,10 @@ impl Framer {
     }
 
     /// Line ends are `\n`, `\r\n` and a lone `\r`. A `\r` that is the last byte read is held
-    /// back (unless `eof`): the next read tells whether a `\n` follows. An empty line ended by
-    /// a lone `\r` (the `\r` a progress bar starts with) is not emitted. Returns where the
-    /// unterminated rest starts.
+    /// back (unless `eof`): the next read tells whether a `\n` follows. Every `\n` and every
+    /// `\r\n` ends exactly one line, empty or not; only an empty line ended by a lone `\r`
+    /// (the `\r` a progress bar starts with) is not emitted. Returns where the unterminated
+    /// rest starts.
     fn cut_at_cr_or_lf(
         &mut self,
         arena: &[u8],
@@ -168,14 +169,15 @@ impl Framer {
     ) -> usize {
         while let Some(i) = memchr::memchr2(b'\n', b'\r', &arena[pos..]) {
             let end = pos + i;
-            let next = match (arena[end], arena.get(end + 1)) {
-                (b'\n', _) => end + 1,
-                (_, Some(b'\n')) => end + 2,
-                (_, Some(_)) => end + 1,
-                (_, None) if eof => end + 1,
+            // (where the next line starts, whether the terminator is a lone `\r`)
+            let (next, lone_cr) = match (arena[end], arena.get(end + 1)) {
+                (b'\n', _) => (end + 1, false),
+                (_, Some(b'\n')) => (end + 2, false),
+                (_, Some(_)) => (end + 1, true),
+                (_, None) if eof => (end + 1, true),
                 (_, None) => break,
             };
-            if end > pos || self.in_line || next == end + 2 {
+            if end > pos || self.in_line || !lone_cr {
                 self.emit_line(arena, pos, end, max, out);
             }
             pos = next;
@@ -337,6 +339,30 @@ mod tests {
                 p("g", true, true),
                 p("xy", false, false),
             ]
+        );
+    }
+
+    /// Every `\n` and `\r\n` ends exactly one line, empty or not (a user's blank lines, Vite's
+    /// banner spacing); only an empty piece ended by a lone `\r` is dropped.
+    #[test]
+    fn cr_mode_keeps_empty_lines_of_every_terminator() {
+        let want = vec![
+            p("a", true, false),
+            p("", true, false),
+            p("b", true, false),
+            p("", true, false),
+            p("", true, false),
+            p("c", true, false),
+        ];
+        let data = b"a\n\nb\r\n\r\n\n\rc\r\n";
+        for step in 1..=data.len() {
+            let chunks: Vec<&[u8]> = data.chunks(step).collect();
+            assert_eq!(run(&mut cr_lines(100), &chunks, true), want, "step {step}");
+        }
+        // A lone `\r` before an empty `\r\n` line: the `\r` ends nothing, the `\r\n` one line.
+        assert_eq!(
+            run(&mut cr_lines(100), &[b"x\r\r\n\r"], true),
+            vec![p("x", true, false), p("", true, false)]
         );
     }
 

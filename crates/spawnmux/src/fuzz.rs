@@ -226,8 +226,64 @@ pub fn check_framer_cr(max_line: usize, ops: &[FramerOp<'_>]) {
         .collect();
     let got: Vec<u8> = pieces.iter().flat_map(|p| p.bytes.clone()).collect();
     assert_eq!(got, content, "every byte but the line ends, once, in order");
+    assert_eq!(
+        pieces,
+        documented_cr_pieces(&input, max),
+        "the pieces differ from the documented rule"
+    );
     let (whole, _) = frame(opts, &[FramerOp::Read(&input)], true);
     assert_eq!(pieces, whole, "the pieces depend on how the input was read");
+}
+
+/// The pieces `Command::cr_ends_line` documents for `input` read at once and then EOF,
+/// written from the rule, not from the framer: every `\n` and every `\r\n` ends exactly one
+/// line, empty or not; a lone `\r` ends a line too, except that an empty piece ended by a
+/// lone `\r` (a progress bar's leading carriage return) is dropped; a `\r` at EOF is a lone
+/// `\r`. Lines come in pieces of at most `max` bytes, the last flagged `newline`; an
+/// unterminated last line is not flagged.
+fn documented_cr_pieces(input: &[u8], max: usize) -> Vec<Framed> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < input.len() {
+        let (end, next, keep_empty) = match (input[i], input.get(i + 1)) {
+            (b'\n', _) => (i, i + 1, true),
+            (b'\r', Some(b'\n')) => (i, i + 2, true),
+            (b'\r', _) => (i, i + 1, false),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if end > start || keep_empty {
+            push_line_pieces(&input[start..end], max, true, &mut out);
+        }
+        start = next;
+        i = next;
+    }
+    if start < input.len() {
+        push_line_pieces(&input[start..], max, false, &mut out);
+    }
+    out
+}
+
+/// One line as pieces of at most `max` bytes (an empty line is one empty piece); the last
+/// one flagged `newline` if the line was terminated.
+fn push_line_pieces(line: &[u8], max: usize, newline: bool, out: &mut Vec<Framed>) {
+    let parts: Vec<&[u8]> = if line.is_empty() {
+        vec![line]
+    } else {
+        line.chunks(max).collect()
+    };
+    let n = parts.len();
+    for (i, part) in parts.into_iter().enumerate() {
+        out.push(Framed {
+            bytes: part.to_vec(),
+            newline: newline && i + 1 == n,
+            continued: i > 0,
+            flushed: false,
+        });
+    }
 }
 
 /// The pieces [`Output`](crate::Output) documents for `input` read at once and then EOF:
@@ -237,31 +293,15 @@ fn documented_pieces(input: &[u8], max: usize, strip_cr: bool) -> Vec<Framed> {
     let mut out = Vec::new();
     let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
     let tail = lines.pop().unwrap_or_default();
-    let line_pieces = |line: &[u8], newline: bool, out: &mut Vec<Framed>| {
-        let parts: Vec<&[u8]> = if line.is_empty() {
-            vec![line]
-        } else {
-            line.chunks(max).collect()
-        };
-        let n = parts.len();
-        for (i, part) in parts.into_iter().enumerate() {
-            out.push(Framed {
-                bytes: part.to_vec(),
-                newline: newline && i + 1 == n,
-                continued: i > 0,
-                flushed: false,
-            });
-        }
-    };
     for line in lines {
         let line = match line.strip_suffix(b"\r") {
             Some(l) if strip_cr => l,
             _ => line,
         };
-        line_pieces(line, true, &mut out);
+        push_line_pieces(line, max, true, &mut out);
     }
     if !tail.is_empty() {
-        line_pieces(tail, false, &mut out);
+        push_line_pieces(tail, max, false, &mut out);
     }
     out
 }
@@ -461,6 +501,17 @@ mod tests {
             ],
             &[Read(b"abc\r"), Read(b"d\r"), Read(b"\nef")],
             &[Read(b"abcd\r"), NewBatch, Read(b"\r\n\n")],
+            // Empty lines: every `\n` and `\r\n` ends one, split anywhere.
+            &[Read(b"a\n\nb\n")],
+            &[
+                Read(b"a\n"),
+                Read(b"\n"),
+                Read(b"b\r"),
+                Read(b"\n\r"),
+                Read(b"\n\n"),
+            ],
+            &[Read(b"\r\n\r\n\n\n\r\r\n")],
+            &[Read(b"\r"), Read(b"\r"), Read(b"\n"), Read(b"x\r\r\n")],
         ];
         for ops in cr_cases {
             for max in [1, 2, 3, 4, 100] {
