@@ -96,7 +96,7 @@ fn lossless_capture_keeps_empty_lines_in_every_framing_mode() {
             }
             line
         };
-        let mut next = vec![[0u64; 2]; CHILDREN];
+        let mut next = [[0u64; 2]; CHILDREN];
         let mut exited = 0;
         util::run_until(&mut mux, |_, event| {
             match event {
