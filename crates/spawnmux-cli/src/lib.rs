@@ -11,6 +11,7 @@ mod procfile;
 mod runner;
 mod signals;
 mod spec;
+mod tree;
 mod watch;
 
 #[doc(hidden)]

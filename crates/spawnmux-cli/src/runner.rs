@@ -19,6 +19,7 @@ use spawnmux::{ChildId, Command, Event, Events, Exit, Mux};
 use crate::cli::RunArgs;
 use crate::output::{fields, Log};
 use crate::spec::{HelperSpec, OnBusy, Program, Restart, RunSpec, WatchSpec};
+use crate::tree;
 use crate::watch::Watch;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -49,15 +50,28 @@ enum State {
     Backoff(Instant),
     /// Ended for good (exit code as spawnmux reports it).
     Done(i32),
-    /// Exited after a stop that restarts it: waiting for its old process tree to be gone
-    /// (pipes closed, process group empty), then started again (`then_start`) or done.
+    /// Its main process has exited but its process tree has not gone yet (pipes held,
+    /// process group not empty: a stop that restarts it, or processes it left behind, which
+    /// were sent the stop signal). Once the tree is gone, `then`; at `deadline`, the tree is
+    /// killed (`killed`), and after another `LAST_WAIT` given up on.
     Draining {
-        id: ChildId,
+        id: Option<ChildId>,
         pid: u32,
         deadline: Instant,
         killed: bool,
-        then_start: bool,
+        then: Then,
     },
+}
+
+/// What a draining helper does once its old tree is gone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Then {
+    /// Start again at once (a restart in watch mode).
+    Start,
+    /// Start again at this time (restart policy, backoff).
+    Backoff(Instant),
+    /// Ended for good with this exit code.
+    Done(i32),
 }
 
 struct Helper {
@@ -123,6 +137,8 @@ struct WatchState {
 enum Stop {
     Signal(i32),
     HelperFailed(i32),
+    /// Every helper ended; only streams held by leftovers are open.
+    Finished,
 }
 
 struct Runner {
@@ -136,6 +152,11 @@ struct Runner {
     stop_deadline: Option<Instant>,
     signals: Option<crate::signals::Signals>,
     watch: Option<WatchState>,
+    /// A `SIGCHLD` arrived (or a reaping pass was blocked by one of the `Mux`'s own exited
+    /// children): reap orphans at the end of this iteration.
+    reap_pending: bool,
+    /// A blocked reaping pass is tried again at this time.
+    reap_retry: Option<Instant>,
 }
 
 /// Runs `spec` until every helper has ended or a signal stops spawnmux.
@@ -166,13 +187,22 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         stop_deadline: None,
         signals: None,
         watch: None,
+        reap_pending: false,
+        reap_retry: None,
     };
+    // Before the first spawn: orphans of the helpers' trees come back to spawnmux (Linux), to
+    // be reaped (never counted as running) and stopped at the end.
+    tree::become_subreaper();
     runner.signals = Some(crate::signals::install(&mut runner.mux)?);
     if let Some(w) = &spec.watch {
         runner.start_watch(w)?;
     }
     runner.start_ready_helpers()?;
-    let code = runner.run_loop()?;
+    let code = runner.run_loop();
+    // Whatever the outcome: no descendant outlives the run.
+    let swept = runner.sweep();
+    let code = code?;
+    swept?;
     runner.log.flush()?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
@@ -184,6 +214,7 @@ impl Runner {
             if let Some(code) = self.finished() {
                 return Ok(code);
             }
+            self.end_if_only_leftovers()?;
             let timeout = self
                 .next_timer()
                 .map(|t| t.saturating_duration_since(Instant::now()));
@@ -202,8 +233,13 @@ impl Runner {
                 }
             }
             for sig in signals {
-                self.on_signal(sig)?;
+                if crate::signals::is_child_exit(sig) {
+                    self.reap_pending = true;
+                } else {
+                    self.on_signal(sig)?;
+                }
             }
+            self.reap()?;
             self.check_draining()?;
             self.on_timers()?;
             self.start_ready_helpers()?;
@@ -213,10 +249,15 @@ impl Runner {
 
     /// The exit code, once there is nothing left to wait for.
     fn finished(&self) -> Option<i32> {
+        let draining = self
+            .helpers
+            .iter()
+            .any(|h| matches!(h.state, State::Draining { .. }));
         match self.stopping {
-            Some(stop) if self.mux.is_empty() => Some(match stop {
+            Some(stop) if self.mux.is_empty() && !draining => Some(match stop {
                 Stop::Signal(sig) => 128 + sig,
                 Stop::HelperFailed(code) => code,
+                Stop::Finished => self.first_failure.unwrap_or(0),
             }),
             Some(_) => None,
             // Watch mode runs until stopped.
@@ -231,6 +272,21 @@ impl Runner {
         }
     }
 
+    /// Every helper is done, yet the `Mux` still holds a stream that a process outside the
+    /// helpers' groups keeps open (the stop signal and the kill did not reach it): stop as if
+    /// asked to, which lets go of it; the final sweep then stops it.
+    fn end_if_only_leftovers(&mut self) -> io::Result<()> {
+        let all_done = self
+            .helpers
+            .iter()
+            .all(|h| matches!(h.state, State::Done(_)));
+        if self.stopping.is_none() && self.watch.is_none() && all_done && !self.mux.is_empty() {
+            self.begin_stop(Stop::Finished)?;
+            self.stop_deadline = Some(Instant::now());
+        }
+        Ok(())
+    }
+
     fn next_timer(&self) -> Option<Instant> {
         let backoffs = self.helpers.iter().filter_map(|h| match h.state {
             State::Backoff(t) if self.stopping.is_none() => Some(t),
@@ -240,7 +296,7 @@ impl Runner {
         let now = Instant::now();
         let draining = self.helpers.iter().filter_map(|h| match h.state {
             // Pipes closed but the group not yet empty: look again soon.
-            State::Draining { id, deadline, .. } if !self.mux.children().any(|c| c == id) => {
+            State::Draining { id, deadline, .. } if !self.holds(id) => {
                 Some(deadline.min(now + TREE_CHECK))
             }
             State::Draining { deadline, .. } => Some(deadline),
@@ -252,7 +308,79 @@ impl Runner {
             .chain(draining)
             .chain(watch)
             .chain(self.stop_deadline)
+            .chain(self.reap_retry)
             .min()
+    }
+
+    /// Whether the `Mux` still has `id` (unreaped, or a stream still open).
+    fn holds(&self, id: Option<ChildId>) -> bool {
+        id.is_some_and(|id| self.mux.children().any(|c| c == id))
+    }
+
+    /// Reaps the orphans that came back to us (we are a subreaper, or PID 1), never one of
+    /// the `Mux`'s own children.
+    fn reap(&mut self) -> io::Result<()> {
+        if !self.reap_pending && self.reap_retry.is_none_or(|t| t > Instant::now()) {
+            return Ok(());
+        }
+        let owned: HashSet<u32> = self
+            .mux
+            .children()
+            .filter_map(|c| self.mux.pid(c))
+            .collect();
+        let r = tree::reap_orphans(&owned);
+        self.reap_pending = false;
+        self.reap_retry = r.blocked.then(|| Instant::now() + TREE_CHECK);
+        Ok(())
+    }
+
+    /// At the end of the run: stops every descendant still left (processes that escaped
+    /// their helper's group with `setsid`, or were orphaned outside it; Linux, where spawnmux
+    /// is their subreaper): the stop signal, up to `LAST_WAIT`, then `SIGKILL`.
+    fn sweep(&mut self) -> io::Result<()> {
+        let left = tree::descendants();
+        if left.is_empty() {
+            return Ok(());
+        }
+        let n = left.len();
+        let msg = format!(
+            "{n} process{} left by the helpers still running: stopping {}",
+            if n == 1 { "" } else { "es" },
+            if n == 1 { "it" } else { "them" }
+        );
+        self.log.event(
+            "spawnmux",
+            "stop",
+            fields(&[("count", n.into())]),
+            &msg,
+            true,
+        )?;
+        tree::signal_pids(&left, tree::SIGTERM);
+        let deadline = Instant::now() + LAST_WAIT;
+        loop {
+            // The `Mux` may still own children here only after an error ended the loop; its
+            // drop kills and reaps them.
+            let owned: HashSet<u32> = self
+                .mux
+                .children()
+                .filter_map(|c| self.mux.pid(c))
+                .collect();
+            tree::reap_orphans(&owned);
+            let left: Vec<u32> = tree::descendants()
+                .into_iter()
+                .filter(|p| !owned.contains(p))
+                .collect();
+            if left.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                tree::signal_pids(&left, tree::SIGKILL);
+                std::thread::sleep(TREE_CHECK);
+                tree::reap_orphans(&owned);
+                return Ok(());
+            }
+            std::thread::sleep(TREE_CHECK);
+        }
     }
 
     fn index_of(&self, id: ChildId) -> Option<usize> {
@@ -339,6 +467,8 @@ impl Runner {
             Ok(id) => {
                 let pid = self.mux.pid(id).unwrap_or(0);
                 self.helpers[i].pid = pid;
+                // Readiness is per start: `X is ready` once after every (re)start.
+                self.helpers[i].ready = false;
                 self.helpers[i].state = State::Running {
                     id,
                     since: Instant::now(),
@@ -352,7 +482,7 @@ impl Runner {
                     false,
                 )?;
                 let h = &self.helpers[i];
-                if h.spec.ready_line.is_none() && !h.ready && !h.is_build {
+                if h.spec.ready_line.is_none() && !h.is_build {
                     self.mark_ready(i)?;
                 }
             }
@@ -389,17 +519,21 @@ impl Runner {
             self.log.event(&name, "exit", detail, &msg, false)?;
             if let State::Running { id, .. } = self.helpers[i].state {
                 self.helpers[i].state = State::Draining {
-                    id,
+                    id: Some(id),
                     pid: self.helpers[i].pid,
                     deadline: Instant::now() + self.helpers[i].spec.stop_timeout,
                     killed: false,
-                    then_start: !self.helpers[i].is_build,
+                    then: if self.helpers[i].is_build {
+                        Then::Done(code)
+                    } else {
+                        Then::Start
+                    },
                 };
             }
             return Ok(());
         }
         if self.helpers[i].is_build {
-            self.helpers[i].state = State::Done(code);
+            self.settle(i, Then::Done(code))?;
             if let Value::Object(m) = &mut detail {
                 m.insert("duration_ms".into(), (uptime.as_millis() as u64).into());
             }
@@ -434,19 +568,23 @@ impl Runner {
                 Restart::Always => true,
             };
         if !restart {
-            h.state = State::Done(code);
+            self.settle(i, Then::Done(code))?;
             return self.failed(code, &name);
         }
         if h.spec.max_restarts.is_some_and(|max| h.restarts >= max) {
-            h.state = State::Done(code);
-            let msg = format!("giving up on {name} after {} restarts", h.restarts);
+            let restarts = h.restarts;
+            let msg = format!(
+                "giving up on {name} after {}",
+                plural(restarts as usize, "restart")
+            );
             self.log.event(
                 &name,
                 "give_up",
-                fields(&[("restarts", h.restarts.into())]),
+                fields(&[("restarts", restarts.into())]),
                 &msg,
                 true,
             )?;
+            self.settle(i, Then::Done(code))?;
             return self.failed(code, &name);
         }
         if uptime >= STABLE_AFTER {
@@ -455,7 +593,6 @@ impl Runner {
         let delay = h.backoff;
         h.backoff = (h.backoff * 2).min(MAX_BACKOFF);
         h.restarts += 1;
-        h.state = State::Backoff(Instant::now() + delay);
         let attempt = h.restarts;
         let msg = format!(
             "restarting {name} in {}s (attempt {attempt})",
@@ -465,7 +602,66 @@ impl Runner {
             ("attempt", attempt.into()),
             ("delay_ms", (delay.as_millis() as u64).into()),
         ]);
-        self.log.event(&name, "restart", f, &msg, true)
+        self.log.event(&name, "restart", f, &msg, true)?;
+        self.settle(i, Then::Backoff(Instant::now() + delay))
+    }
+
+    /// The helper's main process has ended (or never started): if it left processes behind
+    /// (a pipe still held, its process group not empty), they get the stop signal and the
+    /// helper drains (killed after `stop_timeout`) before `then`; otherwise `then` now.
+    fn settle(&mut self, i: usize, then: Then) -> io::Result<()> {
+        let id = match self.helpers[i].state {
+            State::Running { id, .. } => Some(id),
+            _ => None,
+        };
+        let pid = self.helpers[i].pid;
+        let members = if id.is_some() {
+            tree::group_members(pid)
+        } else {
+            0
+        };
+        let holds = self.holds(id);
+        if !holds && members == 0 {
+            self.helpers[i].state = match then {
+                Then::Start | Then::Done(_) if self.stopping.is_some() => State::Done(0),
+                Then::Start => State::Waiting,
+                Then::Backoff(at) => State::Backoff(at),
+                Then::Done(code) => State::Done(code),
+            };
+            return Ok(());
+        }
+        let name = self.helpers[i].spec.name.clone();
+        let msg = match members {
+            0 => format!("{name} left a process holding its output: stopping it"),
+            n if tree::COUNT_IS_EXACT => format!(
+                "{name} left {} running: stopping {}",
+                plural(n, "process"),
+                if n == 1 { "it" } else { "them" }
+            ),
+            _ => format!("{name} left processes running: stopping them"),
+        };
+        self.log.event(
+            &name,
+            "stop",
+            fields(&[("count", members.into())]),
+            &msg,
+            false,
+        )?;
+        let signal = self.helpers[i].spec.stop_signal;
+        match id {
+            Some(id) if holds => {
+                let _ = send_stop(&mut self.mux, id, signal);
+            }
+            _ => tree::signal_group(pid, signal),
+        }
+        self.helpers[i].state = State::Draining {
+            id,
+            pid,
+            deadline: Instant::now() + self.helpers[i].spec.stop_timeout,
+            killed: false,
+            then,
+        };
+        Ok(())
     }
 
     fn failed(&mut self, code: i32, name: &str) -> io::Result<()> {
@@ -519,14 +715,21 @@ impl Runner {
                     longest = longest.max(h.spec.stop_timeout);
                 }
                 State::Waiting | State::Backoff(_) => h.state = State::Done(0),
-                // An old tree being replaced already had its stop signal. Once its pipes are
-                // closed the `Mux` no longer waits for it, so whatever is left of its group
-                // (a server that closed its output but holds its port) is killed now.
-                State::Draining { id, pid, .. } => {
-                    if !self.mux.children().any(|c| c == id) {
-                        tree::kill_group(pid);
+                // An old tree being replaced (or left behind) already had its stop signal.
+                // Once its pipes are closed the `Mux` no longer waits for it, so whatever is
+                // left of its group (a server that closed its output but holds its port) is
+                // killed now; the helper is done once the group is empty.
+                State::Draining { id, pid, then, .. } => {
+                    if !id.is_some_and(|id| self.mux.children().any(|c| c == id)) {
+                        tree::signal_group(pid, tree::SIGKILL);
                     }
-                    h.state = State::Done(0);
+                    h.state = State::Draining {
+                        id,
+                        pid,
+                        deadline: now + LAST_WAIT,
+                        killed: true,
+                        then,
+                    };
                 }
                 State::Done(_) => {}
             }
@@ -581,8 +784,13 @@ impl Runner {
         }
         if self.stop_deadline.is_some_and(|d| d <= now) {
             // Whatever is left holds a pipe from outside its group: let go (Drop kills and
-            // reaps what it can).
+            // reaps what it can; the final sweep stops the rest).
             self.mux.shutdown(Duration::ZERO, |_| {})?;
+            for h in &mut self.helpers {
+                if matches!(h.state, State::Draining { .. }) {
+                    h.state = State::Done(0);
+                }
+            }
         }
         Ok(())
     }
@@ -842,41 +1050,68 @@ impl Runner {
                 pid,
                 deadline,
                 killed,
-                then_start,
+                then,
             } = self.helpers[i].state
             else {
                 continue;
             };
             let name = self.helpers[i].spec.name.clone();
-            let gone = !self.mux.children().any(|c| c == id) && !tree::group_alive(pid);
+            let members = tree::group_members(pid);
+            let gone = !self.holds(id) && members == 0;
             if !gone && now < deadline {
                 continue;
             }
             if !gone && !killed {
+                let what = match members {
+                    0 => "a process holding its output is".to_string(),
+                    n if tree::COUNT_IS_EXACT => {
+                        format!(
+                            "{} {}",
+                            plural(n, "process"),
+                            if n == 1 { "is" } else { "are" }
+                        )
+                    }
+                    _ => "processes are".to_string(),
+                };
                 let msg = format!(
-                    "{name}'s old processes are still running {} after it exited: killing them",
-                    humantime::format_duration(self.helpers[i].spec.stop_timeout)
+                    "{name}: {what} still running {} after the stop signal: killing {}",
+                    humantime::format_duration(self.helpers[i].spec.stop_timeout),
+                    if members == 1 { "it" } else { "them" },
                 );
-                self.log.event(&name, "stop", Value::Null, &msg, true)?;
-                let _ = self.mux.kill(id);
-                tree::kill_group(pid);
+                self.log.event(
+                    &name,
+                    "stop",
+                    fields(&[("count", members.into())]),
+                    &msg,
+                    true,
+                )?;
+                if let Some(id) = id {
+                    let _ = self.mux.kill(id);
+                }
+                tree::signal_group(pid, tree::SIGKILL);
                 self.helpers[i].state = State::Draining {
                     id,
                     pid,
                     deadline: now + LAST_WAIT,
                     killed: true,
-                    then_start,
+                    then,
                 };
                 continue;
             }
             if !gone {
-                let msg = format!("{name}'s old processes did not go away; starting anyway");
+                let msg = format!("{name}'s old processes did not go away; going on without them");
                 self.log.event(&name, "stop", Value::Null, &msg, true)?;
             }
-            self.helpers[i].state = State::Done(0);
-            if then_start && self.stopping.is_none() {
-                self.start(i)?;
-            }
+            self.helpers[i].state = match then {
+                Then::Done(code) => State::Done(code),
+                _ if self.stopping.is_some() => State::Done(0),
+                Then::Backoff(at) => State::Backoff(at),
+                Then::Start => {
+                    self.helpers[i].state = State::Done(0);
+                    self.start(i)?;
+                    continue;
+                }
+            };
         }
         Ok(())
     }
@@ -891,41 +1126,6 @@ fn shown(watch: &Watch, paths: &IndexSet<PathBuf>) -> String {
     }
 }
 
-/// Whether a helper's old process tree is still there.
-mod tree {
-    /// Whether the process group `pgid` (a helper's, led by its first process) has members.
-    #[cfg(unix)]
-    pub(super) fn group_alive(pgid: u32) -> bool {
-        let Some(pid) = i32::try_from(pgid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        else {
-            return false;
-        };
-        rustix::process::test_kill_process_group(pid).is_ok()
-    }
-
-    #[cfg(unix)]
-    pub(super) fn kill_group(pgid: u32) {
-        if let Some(pid) = i32::try_from(pgid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-    }
-
-    /// Windows: the `Mux` closes a child's job object (`KILL_ON_JOB_CLOSE`) once its pipes
-    /// are closed, which ends the tree.
-    #[cfg(not(unix))]
-    pub(super) fn group_alive(_pgid: u32) -> bool {
-        false
-    }
-
-    #[cfg(not(unix))]
-    pub(super) fn kill_group(_pgid: u32) {}
-}
-
 fn send_stop(mux: &mut Mux, id: ChildId, signal: i32) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -936,6 +1136,15 @@ fn send_stop(mux: &mut Mux, id: ChildId, signal: i32) -> io::Result<()> {
     {
         let _ = signal;
         mux.terminate(id)
+    }
+}
+
+/// `1 restart`, `2 restarts`.
+fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.ends_with('s')) {
+        (1, _) => format!("1 {noun}"),
+        (_, true) => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
     }
 }
 

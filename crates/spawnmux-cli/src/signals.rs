@@ -24,6 +24,8 @@ pub(crate) fn install(mux: &mut Mux) -> io::Result<Signals> {
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
+        // Not a stop: an exited child (ours or an orphan re-parented to us) to reap.
+        signal_hook::consts::SIGCHLD,
     ] {
         let (read, write) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
@@ -32,6 +34,17 @@ pub(crate) fn install(mux: &mut Mux) -> io::Result<Signals> {
         installed.push((source, sig, id));
     }
     Ok(Signals { installed })
+}
+
+/// Whether `sig` (from [`Signals::drain`]) only says that a child exited.
+#[cfg(unix)]
+pub(crate) fn is_child_exit(sig: i32) -> bool {
+    sig == signal_hook::consts::SIGCHLD
+}
+
+#[cfg(not(unix))]
+pub(crate) fn is_child_exit(_sig: i32) -> bool {
+    false
 }
 
 #[cfg(unix)]

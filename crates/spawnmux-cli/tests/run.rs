@@ -180,8 +180,8 @@ max_restarts = 2
     assert_eq!(
         events,
         [
-            "start", "ready", "exit", "restart", "start", "exit", "restart", "start", "exit",
-            "give_up"
+            "start", "ready", "exit", "restart", "start", "ready", "exit", "restart", "start",
+            "ready", "exit", "give_up"
         ]
     );
     let delays: Vec<u64> = recs

@@ -63,7 +63,7 @@ max_restarts = 1
         .collect();
     assert_eq!(
         events,
-        ["start", "ready", "exit", "restart", "start", "exit", "give_up"]
+        ["start", "ready", "exit", "restart", "start", "ready", "exit", "give_up"]
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
