@@ -244,13 +244,10 @@ fn watch_spec(
         };
         let name = w.name.as_ref().map_or("build", |n| n.get_ref().as_str());
         let name_span = w.name.as_ref().map_or(run.span(), |n| n.span());
-        if !valid_name(name) {
-            return Err(src.at(
-                name_span,
-                format!("[watch] name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
-            ));
+        if let Err(problem) = crate::spec::check_name(name) {
+            return Err(src.at(name_span, format!("[watch] name `{name}` {problem}")));
         }
-        if config.helpers.contains_key(name) || name == "spawnmux" {
+        if config.helpers.contains_key(name) {
             return Err(src.at(
                 name_span,
                 format!("[watch] the build's name `{name}` is taken; set [watch] name = \"...\""),
@@ -290,13 +287,6 @@ fn watch_spec(
     Ok(spec)
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
 /// `base/cwd`, which must be a directory.
 fn existing_dir(
     src: &Source<'_>,
@@ -322,11 +312,8 @@ fn helper_spec(
 ) -> Result<HelperSpec, LoadError> {
     let span = raw.span();
     let h = raw.get_ref();
-    if !valid_name(name) {
-        return Err(src.at(
-            span,
-            format!("helper name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
-        ));
+    if let Err(problem) = crate::spec::check_name(name) {
+        return Err(src.at(span, format!("helper name `{name}` {problem}")));
     }
     let program = match (&h.command, &h.shell) {
         (Some(_), Some(shell)) => {
@@ -632,5 +619,31 @@ shell = "sass --watch src:out"
         );
         let e = err("garbage", "\u{1}\u{2}[[[\n");
         assert!(e.starts_with("spawnmux.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn helper_and_build_names_follow_the_one_rule() {
+        let e = err("name", "[helpers.\"a b\"]\nshell = \"x\"\n");
+        assert_eq!(
+            e,
+            "spawnmux.toml:1:1: helper name `a b` may only contain ASCII letters, digits, `.`, `-` and `_`"
+        );
+        let e = err("reserved", "[helpers.spawnmux]\nshell = \"x\"\n");
+        assert_eq!(
+            e,
+            "spawnmux.toml:1:1: helper name `spawnmux` is reserved (it names spawnmux's own lines in the log)"
+        );
+        let e = err("empty-name", "[helpers.\"\"]\nshell = \"x\"\n");
+        assert_eq!(e, "spawnmux.toml:1:1: helper name `` is empty");
+        let e = err(
+            "build-name",
+            "[watch]\npaths = [\".\"]\nrun = \"make\"\nname = \"spawnmux\"\n",
+        );
+        assert_eq!(
+            e,
+            "spawnmux.toml:4:8: [watch] name `spawnmux` is reserved (it names spawnmux's own lines in the log)"
+        );
+        let spec = load_text("dotted", "[helpers.\"web.sh\"]\nshell = \"x\"\n").expect("valid");
+        assert_eq!(spec.helpers[0].name, "web.sh");
     }
 }

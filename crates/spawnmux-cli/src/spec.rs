@@ -122,6 +122,31 @@ pub(crate) struct HelperSpec {
     pub(crate) depends_on: Vec<String>,
 }
 
+/// The name of spawnmux's own lines in the log (`spawnmux | stopping`); no helper may have it.
+pub(crate) const RESERVED_NAME: &str = "spawnmux";
+
+/// The one rule for helper names, whatever they come from (a `[helpers.NAME]` table,
+/// `[watch] name`, a Procfile line, `--names`): not empty, only ASCII letters, digits, `.`,
+/// `-` and `_`, and not `spawnmux`. No length limit. `Err` is the problem, worded to follow
+/// the name in a message: "helper name `a b` may only contain …".
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if !name.chars().all(name_char) {
+        return Err("may only contain ASCII letters, digits, `.`, `-` and `_`".into());
+    }
+    if name == RESERVED_NAME {
+        return Err("is reserved (it names spawnmux's own lines in the log)".into());
+    }
+    Ok(())
+}
+
+/// Whether `c` may appear in a helper name.
+pub(crate) fn name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+}
+
 /// SIGTERM's number on every Unix spawnmux supports.
 pub(crate) const SIGTERM: i32 = 15;
 
@@ -140,5 +165,37 @@ impl HelperSpec {
             ready_line: None,
             depends_on: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_for_names() {
+        for ok in [
+            "web",
+            "web-2",
+            "build_css",
+            "web.sh",
+            "A9",
+            "-",
+            "spawnmux-2",
+            "Spawnmux",
+        ] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_name(""), Err("is empty".into()));
+        for bad in ["a b", "build:css", "caf\u{e9}", "a/b", "x\n", "web!"] {
+            assert_eq!(
+                check_name(bad),
+                Err("may only contain ASCII letters, digits, `.`, `-` and `_`".into()),
+                "{bad}"
+            );
+        }
+        assert!(check_name("spawnmux")
+            .expect_err("reserved")
+            .starts_with("is reserved"));
     }
 }

@@ -121,6 +121,43 @@ fn bad_configs_are_one_line_errors_with_exit_2() {
     );
 }
 
+/// `spawnmux run ARGS` in `dir` is refused before anything starts: exit 2, nothing on
+/// stdout, exactly `spawnmux: {message}` on stderr.
+fn refused(dir: &Path, args: &[&str], message: &str) {
+    let out = spawnmux(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{args:?}: nothing starts: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(err, format!("spawnmux: {message}\n"), "{args:?}");
+}
+
+#[test]
+fn bad_helper_names_are_refused_by_every_loader() {
+    let d = dir("names");
+    std::fs::write(
+        d.join("spawnmux.toml"),
+        "[helpers.\"web ui\"]\nshell = \"x\"\n",
+    )
+    .expect("write");
+    let file = d.join("spawnmux.toml").display().to_string();
+    refused(
+        &d,
+        &[],
+        &format!("{file}:1:1: helper name `web ui` may only contain ASCII letters, digits, `.`, `-` and `_`"),
+    );
+    std::fs::write(d.join("Procfile"), "web: x\nspawnmux: y\n").expect("write");
+    refused(
+        &d,
+        &["-f", "Procfile"],
+        "Procfile:2: process name `spawnmux` is reserved (it names spawnmux's own lines in the log)",
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn an_unreadable_config_is_one_line_with_exit_2() {
     let d = dir("unreadable");
