@@ -116,11 +116,21 @@ pub(crate) struct RunArgs {
     /// Stop every helper as soon as one exits with a failure.
     #[arg(long)]
     pub(crate) kill_others_on_fail: bool,
-    #[command(flatten)]
-    pub(crate) watch: WatchArgs,
-    /// Ad-hoc helpers: each argument is one shell command, named by its program.
+    /// Names of the commands after `--`, one per command, in order (default: from each
+    /// command: `npm run dev` → dev, `npx vite` → vite, `./bin/api.sh` → api.sh).
+    #[arg(short = 'n', long, value_delimiter = ',', value_name = "NAME,...")]
+    pub(crate) names: Vec<String>,
+    /// Arguments given where commands do not belong (`spawnmux run 'npm start'`): refused
+    /// with a hint to put them after `--`.
+    #[arg(hide = true, value_name = "STRAY")]
+    pub(crate) stray: Vec<String>,
+    /// Ad-hoc helpers: each argument is one shell command.
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) commands: Vec<String>,
+    // Last: its `next_help_heading` would otherwise put the arguments after it under
+    // "Watch mode" in --help.
+    #[command(flatten)]
+    pub(crate) watch: WatchArgs,
 }
 
 /// Watch mode on the command line; each flag overrides the same key of the config's `[watch]`.

@@ -133,6 +133,31 @@ command = ["TC", "out", "hi\\n", "err", "bad \\xff\\\\ byte\\n", "exit", "3"]
 }
 
 #[test]
+fn ad_hoc_helpers_are_named_by_names_or_by_what_they_run() {
+    let d = dir("names", &[]);
+    let tc = testchild();
+    let web = format!("{tc} out 'from web\\n'");
+    let api = format!("NODE_ENV=dev {tc} err 'from api\\n'");
+    let args = ["--no-timestamps", "--color", "never"];
+    let out = run(
+        &d,
+        &[&args[..], &["-n", "web,api", "--", &web, &api]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"web      | from web"), "{text}");
+    assert!(lines.contains(&"api      ! from api"), "{text}");
+    // Without --names: the program's file name, after the `VAR=value` words.
+    let out = run(&d, &[&args[..], &["--", &web, &api]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"spawnmux-testchild   | from web"), "{text}");
+    assert!(lines.contains(&"spawnmux-testchild-2 ! from api"), "{text}");
+}
+
+#[test]
 fn merged_output_of_noisy_helpers_is_lossless() {
     let d = dir("lossless", &[]);
     let tc = testchild();
