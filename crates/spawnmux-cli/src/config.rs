@@ -131,6 +131,7 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<RunSpec, LoadErr
         helpers,
         origin: path.display().to_string(),
         watch,
+        notes: Vec::new(),
     })
 }
 

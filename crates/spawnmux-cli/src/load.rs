@@ -65,6 +65,12 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
         ad_hoc(&args.commands, &args.names)?
     } else if let Some(config) = config_path(args, dir) {
         let mut spec = crate::config::load(&config)?;
+        if args.config.is_none() && dir.join("Procfile").exists() {
+            spec.notes.push(
+                "using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)"
+                    .into(),
+            );
+        }
         let env = env_files(&args.env_files, None)?;
         for h in &mut spec.helpers {
             for (k, v) in &env {
@@ -257,6 +263,7 @@ fn ad_hoc(commands: &[String], names: &[String]) -> Result<RunSpec, LoadError> {
         helpers,
         origin: "command line".into(),
         watch: None,
+        notes: Vec::new(),
     })
 }
 
@@ -604,6 +611,60 @@ mod tests {
         assert_eq!(e.0, "command 2 after -- is empty");
         let e = ad_hoc(&strings(&[""]), &[]).expect_err("empty");
         assert_eq!(e.0, "command 1 after -- is empty");
+    }
+
+    /// `spawnmux run ARGS`, parsed.
+    fn run_args(args: &[&str]) -> RunArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["spawnmux", "run"].iter().chain(args))
+            .expect("valid arguments");
+        match cli.command {
+            crate::cli::Cmd::Run(args) => *args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_note_says_which_of_two_files_is_used() {
+        let dir = std::env::temp_dir().join(format!("spawnmux-load-{}-notes", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("spawnmux.toml"), "[helpers.web]\nshell = \"x\"\n").expect("write");
+        let spec = load_in(&run_args(&[]), &dir).expect("valid");
+        assert!(spec.notes.is_empty(), "{:?}", spec.notes);
+        std::fs::write(dir.join("Procfile"), "worker: y\n").expect("write");
+        let spec = load_in(&run_args(&[]), &dir).expect("valid");
+        assert_eq!(spec.helpers[0].name, "web");
+        assert_eq!(
+            spec.notes,
+            ["using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)"]
+        );
+        let explicit = dir.join("spawnmux.toml").display().to_string();
+        let spec = load_in(&run_args(&["-c", &explicit]), &dir).expect("valid");
+        assert!(spec.notes.is_empty(), "-c: no note");
+        let procfile = dir.join("Procfile").display().to_string();
+        let spec = load_in(&run_args(&["-f", &procfile]), &dir).expect("valid");
+        assert_eq!(spec.helpers[0].name, "worker");
+        assert!(spec.notes.is_empty(), "-f: no note");
+        let spec = load_in(&run_args(&["--", "node s.js"]), &dir).expect("valid");
+        assert!(spec.notes.is_empty(), "commands: no note");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stray_arguments_and_names_without_commands() {
+        let dir = std::env::temp_dir();
+        let e = load_in(&run_args(&["echo one"]), &dir).expect_err("stray");
+        assert_eq!(e.0, "put the commands after --: spawnmux run -- 'echo one'");
+        let e = load_in(&run_args(&["a", "b c", "--", "d"]), &dir).expect_err("stray");
+        assert_eq!(e.0, "put the commands after --: spawnmux run -- a 'b c' d");
+        let e = load_in(&run_args(&["-n", "web"]), &dir).expect_err("no commands");
+        assert_eq!(
+            e.0,
+            "--names names the commands after --, and there are none"
+        );
+        let spec = load_in(&run_args(&["-n", "web", "-n", "api", "--", "a", "b"]), &dir)
+            .expect("repeated -n adds up");
+        assert_eq!(spec.helpers[1].name, "api");
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub(crate) fn parse(
         helpers,
         origin: path.display().to_string(),
         watch: None,
+        notes: Vec::new(),
     })
 }
 

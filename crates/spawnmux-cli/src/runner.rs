@@ -168,6 +168,11 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         watch: None,
     };
     runner.signals = Some(crate::signals::install(&mut runner.mux)?);
+    for note in &spec.notes {
+        runner
+            .log
+            .event("spawnmux", "note", serde_json::Value::Null, note, false)?;
+    }
     if let Some(w) = &spec.watch {
         runner.start_watch(w)?;
     }

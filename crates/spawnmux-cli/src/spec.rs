@@ -15,6 +15,9 @@ pub(crate) struct RunSpec {
     pub(crate) origin: String,
     /// Watch mode: file changes trigger a rebuild and/or helper restarts.
     pub(crate) watch: Option<WatchSpec>,
+    /// Things worth saying before anything starts (which of two files is used, …); the runner
+    /// logs each as a `note` event.
+    pub(crate) notes: Vec<String>,
 }
 
 /// What to do with a file change that arrives while the rebuild is running.
