@@ -121,9 +121,17 @@ pub(crate) struct HelperSpec {
     /// The helper counts as ready once a line (stdout or stderr) contains this; without it,
     /// as soon as it has started.
     pub(crate) ready_line: Option<String>,
+    /// How long to wait for `ready_line` (more than zero; only set with `ready_line`).
+    pub(crate) ready_timeout: Duration,
+    /// Whether the helper is told to colour its output (`FORCE_COLOR`); `color = false` opts
+    /// out.
+    pub(crate) color: bool,
     /// Helpers that must be ready before this one starts.
     pub(crate) depends_on: Vec<String>,
 }
+
+/// Default `ready_timeout`.
+pub(crate) const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The name of spawnmux's own lines in the log (`spawnmux | stopping`); no helper may have it.
 pub(crate) const RESERVED_NAME: &str = "spawnmux";
@@ -166,6 +174,8 @@ impl HelperSpec {
             stop_signal: SIGTERM,
             stop_timeout: Duration::from_secs(5),
             ready_line: None,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            color: true,
             depends_on: Vec::new(),
         }
     }
