@@ -113,14 +113,28 @@ pub(crate) struct RunArgs {
     /// instead of removing them. The text log always passes them through.
     #[arg(long)]
     pub(crate) keep_ansi: bool,
+    /// Stop every helper as soon as one exits, whatever its exit code (honcho's and foreman's
+    /// behaviour). Implies --kill-others-on-fail.
+    #[arg(long)]
+    pub(crate) kill_others: bool,
     /// Stop every helper as soon as one exits with a failure.
     #[arg(long)]
     pub(crate) kill_others_on_fail: bool,
-    #[command(flatten)]
-    pub(crate) watch: WatchArgs,
-    /// Ad-hoc helpers: each argument is one shell command, named by its program.
+    /// Names of the commands after `--`, one per command, in order (default: from each
+    /// command: `npm run dev` → dev, `npx vite` → vite, `./bin/api.sh` → api.sh).
+    #[arg(short = 'n', long, value_delimiter = ',', value_name = "NAME,...")]
+    pub(crate) names: Vec<String>,
+    /// Arguments given where commands do not belong (`spawnmux run 'npm start'`): refused
+    /// with a hint to put them after `--`.
+    #[arg(hide = true, value_name = "STRAY")]
+    pub(crate) stray: Vec<String>,
+    /// Ad-hoc helpers: each argument is one shell command.
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) commands: Vec<String>,
+    // Last: its `next_help_heading` would otherwise put the arguments after it under
+    // "Watch mode" in --help.
+    #[command(flatten)]
+    pub(crate) watch: WatchArgs,
 }
 
 /// Watch mode on the command line; each flag overrides the same key of the config's `[watch]`.
@@ -204,6 +218,27 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
         assert!(parse_duration("-1").is_err());
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli = Cli::try_parse_from(["spawnmux", "run"].iter().chain(args)).expect("valid");
+        match cli.command {
+            Cmd::Run(args) => *args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn kill_others_flags() {
+        let a = run_args(&[]);
+        assert!(!a.kill_others && !a.kill_others_on_fail);
+        let a = run_args(&["--kill-others"]);
+        assert!(
+            a.kill_others && !a.kill_others_on_fail,
+            "lib.rs turns on the other"
+        );
+        let a = run_args(&["--kill-others", "--kill-others-on-fail"]);
+        assert!(a.kill_others && a.kill_others_on_fail, "both are allowed");
     }
 
     #[test]

@@ -56,6 +56,8 @@ struct RawHelper {
     stop_signal: Option<Spanned<toml::Value>>,
     stop_timeout: Option<Spanned<String>>,
     ready_line: Option<String>,
+    ready_timeout: Option<Spanned<String>>,
+    color: Option<bool>,
     #[serde(default)]
     depends_on: Vec<Spanned<String>>,
 }
@@ -131,6 +133,7 @@ pub(crate) fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<RunSpec, LoadErr
         helpers,
         origin: path.display().to_string(),
         watch,
+        notes: Vec::new(),
     })
 }
 
@@ -244,13 +247,10 @@ fn watch_spec(
         };
         let name = w.name.as_ref().map_or("build", |n| n.get_ref().as_str());
         let name_span = w.name.as_ref().map_or(run.span(), |n| n.span());
-        if !valid_name(name) {
-            return Err(src.at(
-                name_span,
-                format!("[watch] name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
-            ));
+        if let Err(problem) = crate::spec::check_name(name) {
+            return Err(src.at(name_span, format!("[watch] name `{name}` {problem}")));
         }
-        if config.helpers.contains_key(name) || name == "spawnmux" {
+        if config.helpers.contains_key(name) {
             return Err(src.at(
                 name_span,
                 format!("[watch] the build's name `{name}` is taken; set [watch] name = \"...\""),
@@ -290,13 +290,6 @@ fn watch_spec(
     Ok(spec)
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
 /// `base/cwd`, which must be a directory.
 fn existing_dir(
     src: &Source<'_>,
@@ -322,11 +315,8 @@ fn helper_spec(
 ) -> Result<HelperSpec, LoadError> {
     let span = raw.span();
     let h = raw.get_ref();
-    if !valid_name(name) {
-        return Err(src.at(
-            span,
-            format!("helper name `{name}` may only contain letters, digits, `_`, `.` and `-`"),
-        ));
+    if let Err(problem) = crate::spec::check_name(name) {
+        return Err(src.at(span, format!("helper name `{name}` {problem}")));
     }
     let program = match (&h.command, &h.shell) {
         (Some(_), Some(shell)) => {
@@ -390,6 +380,25 @@ fn helper_spec(
             .map_err(|e| src.at(t.span(), format!("`stop_timeout` of helper `{name}`: {e}")))?;
     }
     spec.ready_line = h.ready_line.clone();
+    if let Some(t) = &h.ready_timeout {
+        let key = format!("`ready_timeout` of helper `{name}`");
+        let timeout =
+            parse_duration(t.get_ref()).map_err(|e| src.at(t.span(), format!("{key}: {e}")))?;
+        if timeout.is_zero() {
+            return Err(src.at(
+                t.span(),
+                format!("{key} must be more than 0s, not `{}`", t.get_ref()),
+            ));
+        }
+        if spec.ready_line.is_none() {
+            return Err(src.at(
+                t.span(),
+                format!("{key} needs `ready_line` (it is how long to wait for that line)"),
+            ));
+        }
+        spec.ready_timeout = timeout;
+    }
+    spec.color = h.color.unwrap_or(true);
     spec.depends_on = h.depends_on.iter().map(|d| d.get_ref().clone()).collect();
     Ok(spec)
 }
@@ -632,5 +641,96 @@ shell = "sass --watch src:out"
         );
         let e = err("garbage", "\u{1}\u{2}[[[\n");
         assert!(e.starts_with("spawnmux.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn ready_timeout_and_color() {
+        let spec = load_text(
+            "defaults",
+            "[helpers.web]\nshell = \"a\"\nready_line = \"ready\"\n",
+        )
+        .expect("valid");
+        assert_eq!(spec.helpers[0].ready_timeout, Duration::from_secs(60));
+        assert!(spec.helpers[0].color);
+        let spec = load_text(
+            "set",
+            "[helpers.web]\nshell = \"a\"\nready_line = \"ready\"\nready_timeout = \"1m30s\"\ncolor = false\n",
+        )
+        .expect("valid");
+        assert_eq!(spec.helpers[0].ready_timeout, Duration::from_secs(90));
+        assert!(!spec.helpers[0].color);
+        let spec = load_text(
+            "short",
+            "[helpers.web]\nshell = \"a\"\nready_line = \"ready\"\nready_timeout = \"250ms\"\n",
+        )
+        .expect("valid");
+        assert_eq!(spec.helpers[0].ready_timeout, Duration::from_millis(250));
+        for zero in ["0s", "0", "0ms"] {
+            let e = err(
+                "zero",
+                &format!("[helpers.web]\nshell = \"a\"\nready_line = \"r\"\nready_timeout = \"{zero}\"\n"),
+            );
+            assert_eq!(
+                e,
+                format!("spawnmux.toml:4:17: `ready_timeout` of helper `web` must be more than 0s, not `{zero}`")
+            );
+        }
+        let e = err(
+            "soon",
+            "[helpers.web]\nshell = \"a\"\nready_line = \"r\"\nready_timeout = \"soon\"\n",
+        );
+        assert!(
+            e.starts_with(
+                "spawnmux.toml:4:17: `ready_timeout` of helper `web`: `soon` is not a duration"
+            ),
+            "{e}"
+        );
+        let e = err(
+            "alone",
+            "[helpers.web]\nshell = \"a\"\nready_timeout = \"5s\"\n",
+        );
+        assert_eq!(
+            e,
+            "spawnmux.toml:3:17: `ready_timeout` of helper `web` needs `ready_line` (it is how long to wait for that line)"
+        );
+        let e = err(
+            "number",
+            "[helpers.web]\nshell = \"a\"\nready_line = \"r\"\nready_timeout = 5\n",
+        );
+        assert!(
+            e.starts_with("spawnmux.toml:4:17: invalid type: integer `5`, expected a string"),
+            "{e}"
+        );
+        let e = err("color", "[helpers.web]\nshell = \"a\"\ncolor = \"no\"\n");
+        assert!(
+            e.starts_with("spawnmux.toml:3:9: invalid type: string \"no\", expected a boolean"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn helper_and_build_names_follow_the_one_rule() {
+        let e = err("name", "[helpers.\"a b\"]\nshell = \"x\"\n");
+        assert_eq!(
+            e,
+            "spawnmux.toml:1:1: helper name `a b` may only contain ASCII letters, digits, `.`, `-` and `_`"
+        );
+        let e = err("reserved", "[helpers.spawnmux]\nshell = \"x\"\n");
+        assert_eq!(
+            e,
+            "spawnmux.toml:1:1: helper name `spawnmux` is reserved (it names spawnmux's own lines in the log)"
+        );
+        let e = err("empty-name", "[helpers.\"\"]\nshell = \"x\"\n");
+        assert_eq!(e, "spawnmux.toml:1:1: helper name `` is empty");
+        let e = err(
+            "build-name",
+            "[watch]\npaths = [\".\"]\nrun = \"make\"\nname = \"spawnmux\"\n",
+        );
+        assert_eq!(
+            e,
+            "spawnmux.toml:4:8: [watch] name `spawnmux` is reserved (it names spawnmux's own lines in the log)"
+        );
+        let spec = load_text("dotted", "[helpers.\"web.sh\"]\nshell = \"x\"\n").expect("valid");
+        assert_eq!(spec.helpers[0].name, "web.sh");
     }
 }

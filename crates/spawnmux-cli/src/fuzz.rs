@@ -40,7 +40,8 @@ pub fn check_procfile(env_text: &str, procfile_text: &str) {
             !h.name.is_empty()
                 && h.name
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                && h.name != "spawnmux",
             "accepted process name `{}`",
             h.name
         );
@@ -116,7 +117,8 @@ pub fn check_config(bytes: &[u8]) {
             !h.name.is_empty()
                 && h.name
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                && h.name != "spawnmux",
             "accepted helper name `{}`",
             h.name
         );

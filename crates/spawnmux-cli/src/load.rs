@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{RunArgs, WatchArgs};
-use crate::spec::{HelperSpec, Program, RunSpec, WatchSpec};
+use crate::spec::{check_name, name_char, HelperSpec, Program, RunSpec, WatchSpec, RESERVED_NAME};
 
 /// A problem with the user's input (config file, Procfile, env file, arguments): one line,
 /// naming the file, the position and the problem. `spawnmux` prints it and exits with 2.
@@ -37,15 +37,40 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunSpec, LoadError> {
 }
 
 pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> {
+    if !args.stray.is_empty() {
+        // `spawnmux run 'npm start'`: the commands belong after `--` (and any that are there
+        // already follow them).
+        let commands: Vec<String> = args
+            .stray
+            .iter()
+            .chain(&args.commands)
+            .map(|c| shell_quote(c))
+            .collect();
+        return Err(LoadError(format!(
+            "put the commands after --: spawnmux run -- {}",
+            commands.join(" ")
+        )));
+    }
+    if !args.names.is_empty() && args.commands.is_empty() {
+        return Err(LoadError(
+            "--names names the commands after --, and there are none".into(),
+        ));
+    }
     let mut spec = if !args.commands.is_empty() {
         if args.config.is_some() || args.procfile.is_some() {
             return Err(LoadError(
                 "commands after `--` cannot be combined with -c or -f".into(),
             ));
         }
-        ad_hoc(&args.commands)
+        ad_hoc(&args.commands, &args.names)?
     } else if let Some(config) = config_path(args, dir) {
         let mut spec = crate::config::load(&config)?;
+        if args.config.is_none() && dir.join("Procfile").exists() {
+            spec.notes.push(
+                "using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)"
+                    .into(),
+            );
+        }
         let env = env_files(&args.env_files, None)?;
         for h in &mut spec.helpers {
             for (k, v) in &env {
@@ -61,7 +86,7 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
         if args.procfile.is_none() && !procfile.exists() && args.watch.any() {
             // Watch mode alone: `spawnmux run --watch src --on-change 'make'` (without
             // --watch, apply_watch_args says what is missing).
-            ad_hoc(&[])
+            ad_hoc(&[], &[])?
         } else if args.procfile.is_none() && !procfile.exists() {
             return Err(LoadError(format!(
                 "no spawnmux.toml or Procfile in {}; pass -c FILE, -f FILE or commands after --",
@@ -194,39 +219,235 @@ fn env_files(
     Ok(env)
 }
 
-/// One helper per shell command, named by its program (`npx vite` → `npx`), made unique.
-fn ad_hoc(commands: &[String]) -> RunSpec {
-    let mut helpers: Vec<HelperSpec> = Vec::new();
-    for c in commands {
-        let first = c.split_whitespace().next().unwrap_or("cmd");
-        let base = Path::new(first)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| first.to_string());
-        // `npx.cmd` and `node.exe` are named `npx` and `node`, as on Unix.
-        let base = match base.rsplit_once('.') {
-            Some((stem, ext))
-                if !stem.is_empty()
-                    && ["exe", "cmd", "bat", "com"]
-                        .iter()
-                        .any(|e| ext.eq_ignore_ascii_case(e)) =>
-            {
-                stem.to_string()
-            }
-            _ => base,
-        };
-        let mut name = base.clone();
-        let mut n = 1;
-        while helpers.iter().any(|h| h.name == name) {
-            n += 1;
-            name = format!("{base}-{n}");
+/// One helper per shell command (none may be empty), named by `names` (checked: one per
+/// command, valid, unique) or else by [`derived_name`], made unique with `-2`, `-3`, ….
+fn ad_hoc(commands: &[String], names: &[String]) -> Result<RunSpec, LoadError> {
+    if let Some(i) = commands.iter().position(|c| c.trim().is_empty()) {
+        return Err(LoadError(format!("command {} after -- is empty", i + 1)));
+    }
+    if !names.is_empty() {
+        if names.len() != commands.len() {
+            return Err(LoadError(format!(
+                "--names gives {} for {} after --",
+                count(names.len(), "name"),
+                count(commands.len(), "command")
+            )));
         }
+        for (i, name) in names.iter().enumerate() {
+            check_name(name)
+                .map_err(|problem| LoadError(format!("--names: `{name}` {problem}")))?;
+            if names[..i].contains(name) {
+                return Err(LoadError(format!("--names: `{name}` is given twice")));
+            }
+        }
+    }
+    let mut helpers: Vec<HelperSpec> = Vec::new();
+    for (i, c) in commands.iter().enumerate() {
+        let name = match names.get(i) {
+            Some(name) => name.clone(),
+            None => {
+                let base = derived_name(c);
+                let mut name = base.clone();
+                let mut n = 1;
+                while name == RESERVED_NAME || helpers.iter().any(|h| h.name == name) {
+                    n += 1;
+                    name = format!("{base}-{n}");
+                }
+                name
+            }
+        };
+        debug_assert_eq!(check_name(&name), Ok(()), "{name}");
         helpers.push(HelperSpec::new(name, Program::Shell(c.clone())));
     }
-    RunSpec {
+    Ok(RunSpec {
         helpers,
         origin: "command line".into(),
         watch: None,
+        notes: Vec::new(),
+    })
+}
+
+/// `1 name`, `3 commands`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The default name of an ad-hoc command: its program's file name (`./bin/web.sh` → `web.sh`,
+/// `node.exe` → `node`), after any leading `VAR=value` words; for the script and package
+/// runners (`npm run X`, `npm run-script X`, `npm exec X`, `npx X`, `yarn [run|exec|dlx] X`,
+/// `pnpm [run|exec|dlx] X`, `bun [run|x] X`, `bunx X`, `pnpx X`), `X` instead: their
+/// options are skipped, a package's `@version` dropped, `@scope/pkg` named `scope-pkg`, a path
+/// named by its file name. Characters a name may not have become `-` (one per run, none at
+/// either end: `build:css` → `build-css`); nothing left at all is `cmd`.
+fn derived_name(command: &str) -> String {
+    let words = shell_words(command);
+    let mut words = words
+        .iter()
+        .map(String::as_str)
+        .skip_while(|w| is_assignment(w));
+    let Some(first) = words.next() else {
+        return "cmd".into();
+    };
+    let program = base_name(first);
+    let (subcommands, required): (&[&str], bool) = match program.to_ascii_lowercase().as_str() {
+        "npx" | "bunx" | "pnpx" => (&[], false),
+        "npm" => (&["run", "run-script", "exec"], true),
+        "yarn" | "pnpm" => (&["run", "exec", "dlx"], false),
+        "bun" => (&["run", "x"], false),
+        _ => return sanitise(program),
+    };
+    match runner_target(&mut words, subcommands, required) {
+        Some(target) => sanitise(package_name(target)),
+        None => sanitise(program),
+    }
+}
+
+/// What a script or package runner runs: the first word that is not an option (nor the value
+/// of one of the options that take one), after one of `subcommands` (which must be there when
+/// `required`).
+fn runner_target<'a>(
+    words: &mut impl Iterator<Item = &'a str>,
+    subcommands: &[&str],
+    required: bool,
+) -> Option<&'a str> {
+    /// Runner options whose value is the next word (`npx -p typescript tsc`).
+    const TAKE_A_VALUE: &[&str] = &[
+        "-p",
+        "--package",
+        "-c",
+        "--call",
+        "-w",
+        "--workspace",
+        "--prefix",
+        "--cwd",
+        "-C",
+        "--dir",
+        "-F",
+        "--filter",
+    ];
+    let mut subcommand_seen = subcommands.is_empty();
+    while let Some(w) = words.next() {
+        if w.starts_with('-') {
+            if TAKE_A_VALUE.contains(&w) {
+                words.next();
+            }
+            continue;
+        }
+        if !subcommand_seen && subcommands.contains(&w) {
+            subcommand_seen = true;
+            continue;
+        }
+        return (subcommand_seen || !required).then_some(w);
+    }
+    None
+}
+
+/// `vite@5` → `vite`, `@scope/pkg@latest` → `scope/pkg` (named `scope-pkg` once sanitised),
+/// `./src/index.ts` → `index.ts`.
+fn package_name(word: &str) -> &str {
+    let word = match word.rfind('@') {
+        Some(i) if i > 0 => &word[..i],
+        _ => word,
+    };
+    match word.strip_prefix('@') {
+        Some(scoped) => scoped,
+        None => base_name(word),
+    }
+}
+
+/// The last component of a path (`/` or `\`), without a Windows program extension
+/// (`.exe`, `.cmd`, `.bat`, `.com`: `npx.cmd` is `npx`, as on Unix).
+fn base_name(word: &str) -> &str {
+    let trimmed = word.trim_end_matches(['/', '\\']);
+    let base = trimmed.rsplit(['/', '\\']).next().unwrap_or(trimmed);
+    let base = if base.is_empty() { word } else { base };
+    match base.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && ["exe", "cmd", "bat", "com"]
+                    .iter()
+                    .any(|e| ext.eq_ignore_ascii_case(e)) =>
+        {
+            stem
+        }
+        _ => base,
+    }
+}
+
+/// A shell assignment word: `[A-Za-z_][A-Za-z0-9_]*=…`.
+fn is_assignment(word: &str) -> bool {
+    let Some((var, _)) = word.split_once('=') else {
+        return false;
+    };
+    let mut chars = var.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Each run of characters a helper name may not contain becomes one `-`; none at either end;
+/// `cmd` when nothing is left.
+fn sanitise(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if name_char(c) {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-');
+    if out.is_empty() {
+        "cmd".into()
+    } else {
+        out.into()
+    }
+}
+
+/// Words of a shell command, enough to name it: split at blanks outside quotes, quotes
+/// removed. Backslashes are kept as they are (they separate paths on Windows).
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote = None;
+    for c in command.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => word.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            None => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// `arg` as one shell word: as it is when that is safe, else in single quotes.
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
 
@@ -259,22 +480,206 @@ fn select(
 mod tests {
     use super::*;
 
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn names(commands: &[&str]) -> Vec<String> {
+        ad_hoc(&strings(commands), &[])
+            .expect("valid")
+            .helpers
+            .into_iter()
+            .map(|h| h.name)
+            .collect()
+    }
+
     #[test]
     fn ad_hoc_names_are_unique() {
-        let spec = ad_hoc(&[
-            "npx vite".into(),
-            "./bin/web.sh -p 1".into(),
-            "npx tsc -w".into(),
-            "/opt/node/node.EXE server.js".into(),
-            "npx.cmd eslint".into(),
-        ]);
-        let names: Vec<&str> = spec.helpers.iter().map(|h| h.name.as_str()).collect();
-        assert_eq!(names, ["npx", "web.sh", "npx-2", "node", "npx-3"]);
+        assert_eq!(
+            names(&[
+                "node a.js",
+                "./bin/web.sh -p 1",
+                "node b.js",
+                "/opt/node/node.EXE server.js",
+                "tsc -w",
+                "C:\\tools\\tsc.cmd -w",
+            ]),
+            ["node", "web.sh", "node-2", "node-3", "tsc", "tsc-2"]
+        );
+        // `spawnmux` is reserved for spawnmux's own lines.
+        assert_eq!(
+            names(&["spawnmux demo", "spawnmux demo"]),
+            ["spawnmux-2", "spawnmux-3"]
+        );
+    }
+
+    #[test]
+    fn derived_names() {
+        for (command, name) in [
+            // Leading assignments are skipped.
+            ("NODE_ENV=dev node s.js", "node"),
+            ("A=1 _B=2 c3=x ./serve", "serve"),
+            ("NODE_ENV='a b' PORT=\"1 2\" node s.js", "node"),
+            ("1A=x node", "1A-x"),
+            ("A-B=x node", "A-B-x"),
+            ("A=1", "cmd"),
+            // Script and package runners: what they run.
+            ("npm run dev", "dev"),
+            ("npm run-script build", "build"),
+            ("npm run --silent dev", "dev"),
+            ("npm -w web run dev -- --port 3", "dev"),
+            ("npm exec -- vite", "vite"),
+            ("npm start", "npm"),
+            ("npm run", "npm"),
+            ("npx vite", "vite"),
+            ("npx -y vite --port 5173", "vite"),
+            ("npx --yes -p typescript tsc -w", "tsc"),
+            ("npx vite@5.1", "vite"),
+            ("npx @tailwindcss/cli@latest -w", "tailwindcss-cli"),
+            ("npx.cmd eslint .", "eslint"),
+            ("npx", "npx"),
+            ("npx -y", "npx"),
+            ("yarn dev", "dev"),
+            ("yarn run dev", "dev"),
+            ("yarn --cwd web dev", "dev"),
+            ("yarn dlx create-vite", "create-vite"),
+            ("yarn", "yarn"),
+            ("pnpm dev", "dev"),
+            ("pnpm run dev", "dev"),
+            ("pnpm exec vite", "vite"),
+            ("pnpm dlx vite", "vite"),
+            ("pnpm --filter api dev", "dev"),
+            ("pnpm -C web run dev", "dev"),
+            ("bun dev", "dev"),
+            ("bun run dev", "dev"),
+            ("bun --hot ./src/index.ts", "index.ts"),
+            ("bun x vite", "vite"),
+            ("bunx vite", "vite"),
+            ("NODE_ENV=dev npm run 'build:css'", "build-css"),
+            // Sanitised: one `-` per run of other characters, none at the ends.
+            ("npm run build:css", "build-css"),
+            ("npm run test:unit:watch", "test-unit-watch"),
+            ("npm run :odd::", "odd"),
+            ("npm run café", "caf"),
+            ("npm run ::", "cmd"),
+            ("'my server' --port 1", "my-server"),
+            ("./bin/", "bin"),
+            // Everything else: the program's file name, as before.
+            ("./bin/web.sh -p 1", "web.sh"),
+            ("/usr/bin/python3 -m http.server", "python3"),
+            ("node.exe s.js", "node"),
+            (".exe", ".exe"),
+        ] {
+            assert_eq!(derived_name(command), name, "{command}");
+        }
+    }
+
+    #[test]
+    fn names_flag() {
+        let commands = strings(&["npm run dev", "npx vite", "node s.js"]);
+        let spec = ad_hoc(&commands, &strings(&["web", "css", "api"])).expect("valid");
+        let got: Vec<&str> = spec.helpers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(got, ["web", "css", "api"]);
+        assert_eq!(spec.helpers[1].program, Program::Shell("npx vite".into()));
+        let e = |names: &[&str]| ad_hoc(&commands, &strings(names)).expect_err("bad").0;
+        assert_eq!(
+            e(&["web", "css"]),
+            "--names gives 2 names for 3 commands after --"
+        );
+        assert_eq!(
+            e(&["a", "b", "c", "d"]),
+            "--names gives 4 names for 3 commands after --"
+        );
+        assert_eq!(
+            ad_hoc(&commands[..1], &strings(&["a", "b"]))
+                .expect_err("bad")
+                .0,
+            "--names gives 2 names for 1 command after --"
+        );
+        assert_eq!(e(&["web", "css", "web"]), "--names: `web` is given twice");
+        assert_eq!(
+            e(&["web", "build:css", "api"]),
+            "--names: `build:css` may only contain ASCII letters, digits, `.`, `-` and `_`"
+        );
+        assert_eq!(e(&["web", "", "api"]), "--names: `` is empty");
+        assert!(e(&["web", "spawnmux", "api"]).starts_with("--names: `spawnmux` is reserved"));
+    }
+
+    #[test]
+    fn empty_commands_are_refused() {
+        let e = ad_hoc(&strings(&["node s.js", " \t "]), &[]).expect_err("empty");
+        assert_eq!(e.0, "command 2 after -- is empty");
+        let e = ad_hoc(&strings(&[""]), &[]).expect_err("empty");
+        assert_eq!(e.0, "command 1 after -- is empty");
+    }
+
+    /// `spawnmux run ARGS`, parsed.
+    fn run_args(args: &[&str]) -> RunArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["spawnmux", "run"].iter().chain(args))
+            .expect("valid arguments");
+        match cli.command {
+            crate::cli::Cmd::Run(args) => *args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_note_says_which_of_two_files_is_used() {
+        let dir = std::env::temp_dir().join(format!("spawnmux-load-{}-notes", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("spawnmux.toml"), "[helpers.web]\nshell = \"x\"\n").expect("write");
+        let spec = load_in(&run_args(&[]), &dir).expect("valid");
+        assert!(spec.notes.is_empty(), "{:?}", spec.notes);
+        std::fs::write(dir.join("Procfile"), "worker: y\n").expect("write");
+        let spec = load_in(&run_args(&[]), &dir).expect("valid");
+        assert_eq!(spec.helpers[0].name, "web");
+        assert_eq!(
+            spec.notes,
+            ["using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)"]
+        );
+        let explicit = dir.join("spawnmux.toml").display().to_string();
+        let spec = load_in(&run_args(&["-c", &explicit]), &dir).expect("valid");
+        assert!(spec.notes.is_empty(), "-c: no note");
+        let procfile = dir.join("Procfile").display().to_string();
+        let spec = load_in(&run_args(&["-f", &procfile]), &dir).expect("valid");
+        assert_eq!(spec.helpers[0].name, "worker");
+        assert!(spec.notes.is_empty(), "-f: no note");
+        let spec = load_in(&run_args(&["--", "node s.js"]), &dir).expect("valid");
+        assert!(spec.notes.is_empty(), "commands: no note");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stray_arguments_and_names_without_commands() {
+        let dir = std::env::temp_dir();
+        let e = load_in(&run_args(&["echo one"]), &dir).expect_err("stray");
+        assert_eq!(e.0, "put the commands after --: spawnmux run -- 'echo one'");
+        let e = load_in(&run_args(&["a", "b c", "--", "d"]), &dir).expect_err("stray");
+        assert_eq!(e.0, "put the commands after --: spawnmux run -- a 'b c' d");
+        let e = load_in(&run_args(&["-n", "web"]), &dir).expect_err("no commands");
+        assert_eq!(
+            e.0,
+            "--names names the commands after --, and there are none"
+        );
+        let spec = load_in(&run_args(&["-n", "web", "-n", "api", "--", "a", "b"]), &dir)
+            .expect("repeated -n adds up");
+        assert_eq!(spec.helpers[1].name, "api");
+    }
+
+    #[test]
+    fn quoting_for_the_hint() {
+        assert_eq!(shell_quote("npm"), "npm");
+        assert_eq!(shell_quote("echo one"), "'echo one'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]
     fn only_and_except() {
-        let mut hs = ad_hoc(&["a".into(), "b".into(), "c".into()]).helpers;
+        let mut hs = ad_hoc(&strings(&["a", "b", "c"]), &[])
+            .expect("valid")
+            .helpers;
         hs[2].depends_on = vec!["a".into()];
         select(&mut hs, &["b".into(), "c".into()], &[]).expect("ok");
         assert_eq!(
@@ -282,7 +687,7 @@ mod tests {
             ["b", "c"]
         );
         assert!(hs[1].depends_on.is_empty());
-        let mut hs = ad_hoc(&["a".into(), "b".into()]).helpers;
+        let mut hs = ad_hoc(&strings(&["a", "b"]), &[]).expect("valid").helpers;
         let e = select(&mut hs, &[], &["zz".into()]).expect_err("unknown");
         assert_eq!(e.0, "no helper named `zz` (known: a, b)");
     }

@@ -43,14 +43,8 @@ pub(crate) fn parse(
             return Err(at(format!("expected `name: command`, found `{line}`")));
         };
         let (name, command) = (name.trim(), command.trim());
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-        {
-            return Err(at(format!(
-                "process name `{name}` may only contain letters, digits, `_` and `-`"
-            )));
+        if let Err(problem) = crate::spec::check_name(name) {
+            return Err(at(format!("process name `{name}` {problem}")));
         }
         if command.is_empty() {
             return Err(at(format!("process `{name}` has no command")));
@@ -76,6 +70,7 @@ pub(crate) fn parse(
         helpers,
         origin: path.display().to_string(),
         watch: None,
+        notes: Vec::new(),
     })
 }
 
@@ -194,6 +189,20 @@ mod tests {
             .expect_err("dup")
             .0
             .ends_with(":2: process `web` is defined twice"));
+        let e = parse(Path::new("Procfile"), "web ui: a\n", &BTreeMap::new()).expect_err("space");
+        assert_eq!(
+            e.0,
+            "Procfile:1: process name `web ui` may only contain ASCII letters, digits, `.`, `-` and `_`"
+        );
+        let e =
+            parse(Path::new("Procfile"), "spawnmux: a\n", &BTreeMap::new()).expect_err("reserved");
+        assert_eq!(
+            e.0,
+            "Procfile:1: process name `spawnmux` is reserved (it names spawnmux's own lines in the log)"
+        );
+        let spec =
+            parse(Path::new("Procfile"), "web.1: a\n", &BTreeMap::new()).expect("a dot is fine");
+        assert_eq!(spec.helpers[0].name, "web.1");
         let p = write("Bad3", "# nothing\n");
         assert!(load(&p, &BTreeMap::new())
             .expect_err("empty")

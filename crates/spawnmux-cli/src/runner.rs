@@ -194,6 +194,11 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
     // be reaped (never counted as running) and stopped at the end.
     tree::become_subreaper();
     runner.signals = Some(crate::signals::install(&mut runner.mux)?);
+    for note in &spec.notes {
+        runner
+            .log
+            .event("spawnmux", "note", serde_json::Value::Null, note, false)?;
+    }
     if let Some(w) = &spec.watch {
         runner.start_watch(w)?;
     }

@@ -15,6 +15,9 @@ pub(crate) struct RunSpec {
     pub(crate) origin: String,
     /// Watch mode: file changes trigger a rebuild and/or helper restarts.
     pub(crate) watch: Option<WatchSpec>,
+    /// Things worth saying before anything starts (which of two files is used, …); the runner
+    /// logs each as a `note` event.
+    pub(crate) notes: Vec<String>,
 }
 
 /// What to do with a file change that arrives while the rebuild is running.
@@ -118,8 +121,41 @@ pub(crate) struct HelperSpec {
     /// The helper counts as ready once a line (stdout or stderr) contains this; without it,
     /// as soon as it has started.
     pub(crate) ready_line: Option<String>,
+    /// How long to wait for `ready_line` (more than zero; only set with `ready_line`).
+    pub(crate) ready_timeout: Duration,
+    /// Whether the helper is told to colour its output (`FORCE_COLOR`); `color = false` opts
+    /// out.
+    pub(crate) color: bool,
     /// Helpers that must be ready before this one starts.
     pub(crate) depends_on: Vec<String>,
+}
+
+/// Default `ready_timeout`.
+pub(crate) const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The name of spawnmux's own lines in the log (`spawnmux | stopping`); no helper may have it.
+pub(crate) const RESERVED_NAME: &str = "spawnmux";
+
+/// The one rule for helper names, whatever they come from (a `[helpers.NAME]` table,
+/// `[watch] name`, a Procfile line, `--names`): not empty, only ASCII letters, digits, `.`,
+/// `-` and `_`, and not `spawnmux`. No length limit. `Err` is the problem, worded to follow
+/// the name in a message: "helper name `a b` may only contain …".
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if !name.chars().all(name_char) {
+        return Err("may only contain ASCII letters, digits, `.`, `-` and `_`".into());
+    }
+    if name == RESERVED_NAME {
+        return Err("is reserved (it names spawnmux's own lines in the log)".into());
+    }
+    Ok(())
+}
+
+/// Whether `c` may appear in a helper name.
+pub(crate) fn name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
 
 /// SIGTERM's number on every Unix spawnmux supports.
@@ -138,7 +174,41 @@ impl HelperSpec {
             stop_signal: SIGTERM,
             stop_timeout: Duration::from_secs(5),
             ready_line: None,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            color: true,
             depends_on: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_for_names() {
+        for ok in [
+            "web",
+            "web-2",
+            "build_css",
+            "web.sh",
+            "A9",
+            "-",
+            "spawnmux-2",
+            "Spawnmux",
+        ] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_name(""), Err("is empty".into()));
+        for bad in ["a b", "build:css", "caf\u{e9}", "a/b", "x\n", "web!"] {
+            assert_eq!(
+                check_name(bad),
+                Err("may only contain ASCII letters, digits, `.`, `-` and `_`".into()),
+                "{bad}"
+            );
+        }
+        assert!(check_name("spawnmux")
+            .expect_err("reserved")
+            .starts_with("is reserved"));
     }
 }

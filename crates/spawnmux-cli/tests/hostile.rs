@@ -121,6 +121,89 @@ fn bad_configs_are_one_line_errors_with_exit_2() {
     );
 }
 
+/// `spawnmux run ARGS` in `dir` is refused before anything starts: exit 2, nothing on
+/// stdout, exactly `spawnmux: {message}` on stderr.
+fn refused(dir: &Path, args: &[&str], message: &str) {
+    let out = spawnmux(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{args:?}: nothing starts: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(err, format!("spawnmux: {message}\n"), "{args:?}");
+}
+
+#[test]
+fn bad_helper_names_are_refused_by_every_loader() {
+    let d = dir("names");
+    std::fs::write(
+        d.join("spawnmux.toml"),
+        "[helpers.\"web ui\"]\nshell = \"x\"\n",
+    )
+    .expect("write");
+    let file = d.join("spawnmux.toml").display().to_string();
+    refused(
+        &d,
+        &[],
+        &format!("{file}:1:1: helper name `web ui` may only contain ASCII letters, digits, `.`, `-` and `_`"),
+    );
+    std::fs::write(d.join("Procfile"), "web: x\nspawnmux: y\n").expect("write");
+    refused(
+        &d,
+        &["-f", "Procfile"],
+        "Procfile:2: process name `spawnmux` is reserved (it names spawnmux's own lines in the log)",
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn bad_ad_hoc_command_lines_are_refused_before_anything_starts() {
+    let d = dir("adhoc");
+    let hi = format!("{} out 'hi\\n'", testchild());
+    refused(&d, &["--", &hi, ""], "command 2 after -- is empty");
+    refused(&d, &["--", " \t "], "command 1 after -- is empty");
+    refused(
+        &d,
+        &["echo one"],
+        "put the commands after --: spawnmux run -- 'echo one'",
+    );
+    refused(
+        &d,
+        &["--format", "json", "echo one", "npm", "--", "it's"],
+        r"put the commands after --: spawnmux run -- 'echo one' npm 'it'\''s'",
+    );
+    // With a config here, a stray argument is still not taken for anything else.
+    std::fs::write(d.join("spawnmux.toml"), "[helpers.web]\nshell = \"x\"\n").expect("write");
+    refused(
+        &d,
+        &["web"],
+        "put the commands after --: spawnmux run -- web",
+    );
+    refused(
+        &d,
+        &["-n", "web,api", "--", &hi],
+        "--names gives 2 names for 1 command after --",
+    );
+    refused(
+        &d,
+        &["--names", "web,web", "--", &hi, &hi],
+        "--names: `web` is given twice",
+    );
+    refused(
+        &d,
+        &["--names", "web,a b", "--", &hi, &hi],
+        "--names: `a b` may only contain ASCII letters, digits, `.`, `-` and `_`",
+    );
+    refused(
+        &d,
+        &["--names", "web"],
+        "--names names the commands after --, and there are none",
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn an_unreadable_config_is_one_line_with_exit_2() {
     let d = dir("unreadable");

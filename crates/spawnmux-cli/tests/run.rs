@@ -133,6 +133,65 @@ command = ["TC", "out", "hi\\n", "err", "bad \\xff\\\\ byte\\n", "exit", "3"]
 }
 
 #[test]
+fn ad_hoc_helpers_are_named_by_names_or_by_what_they_run() {
+    let d = dir("names", &[]);
+    let tc = testchild();
+    let web = format!("{tc} out 'from web\\n'");
+    let api = format!("NODE_ENV=dev {tc} err 'from api\\n'");
+    let args = ["--no-timestamps", "--color", "never"];
+    let out = run(
+        &d,
+        &[&args[..], &["-n", "web,api", "--", &web, &api]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"web      | from web"), "{text}");
+    assert!(lines.contains(&"api      ! from api"), "{text}");
+    // Without --names: the program's file name, after the `VAR=value` words.
+    let out = run(&d, &[&args[..], &["--", &web, &api]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"spawnmux-testchild   | from web"), "{text}");
+    assert!(lines.contains(&"spawnmux-testchild-2 ! from api"), "{text}");
+}
+
+#[test]
+fn a_note_says_spawnmux_toml_wins_over_a_procfile() {
+    let d = dir(
+        "note",
+        &[
+            (
+                "spawnmux.toml",
+                "[helpers.web]\ncommand = [\"TC\", \"out\", \"toml\\\\n\"]\n",
+            ),
+            ("Procfile", "worker: TC out 'procfile\\n'\n"),
+        ],
+    );
+    let out = run(&d, &["--no-timestamps", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "spawnmux | using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)",
+        "{text}"
+    );
+    assert!(lines.contains(&"web      | toml"), "{text}");
+    let recs = json_lines(&run(&d, &["--format", "json"]));
+    assert_eq!(recs[0]["event"], "note");
+    assert_eq!(recs[0]["helper"], "spawnmux");
+    let out = run(
+        &d,
+        &["--no-timestamps", "--color", "never", "-f", "Procfile"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("using"), "{text}");
+    assert!(text.lines().any(|l| l == "worker   | procfile"), "{text}");
+}
+
+#[test]
 fn merged_output_of_noisy_helpers_is_lossless() {
     let d = dir("lossless", &[]);
     let tc = testchild();
