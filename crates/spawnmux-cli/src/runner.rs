@@ -33,6 +33,8 @@ const LAST_WAIT: Duration = Duration::from_secs(5);
 /// How often to look again for an old process tree that has closed its pipes but not yet
 /// gone (only while a helper waits to be restarted).
 const TREE_CHECK: Duration = Duration::from_millis(20);
+/// While a helper waits for its dependencies to be ready, a line says so this often.
+const WAIT_NOTE_EVERY: Duration = Duration::from_secs(10);
 /// Builds in a row triggered only by changes made during the previous build: a rebuild loop.
 const LOOP_LIMIT: u32 = 3;
 /// A burst of changes is acted on after at most this many debounce periods (and 2 s).
@@ -88,9 +90,27 @@ struct Helper {
     replace: bool,
     /// The watch mode's rebuild command: started by changes only.
     is_build: bool,
+    /// Its `ready_line` did not come within `ready_timeout`: it is being stopped, and its
+    /// exit counts as a failure whatever its code.
+    ready_timed_out: bool,
+    /// While `Waiting` for dependencies: since when, and when to say so next.
+    waiting_since: Instant,
+    next_wait_note: Instant,
 }
 
 impl Helper {
+    /// When a running helper that has not printed its `ready_line` yet times out.
+    fn ready_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Running { since, .. }
+                if self.spec.ready_line.is_some() && !self.ready && !self.ready_timed_out =>
+            {
+                Some(since + self.spec.ready_timeout)
+            }
+            _ => None,
+        }
+    }
+
     fn new(spec: HelperSpec, is_build: bool) -> Helper {
         Helper {
             spec,
@@ -106,6 +126,9 @@ impl Helper {
             pid: 0,
             replace: false,
             is_build,
+            ready_timed_out: false,
+            waiting_since: Instant::now(),
+            next_wait_note: Instant::now() + WAIT_NOTE_EVERY,
         }
     }
 }
@@ -146,6 +169,10 @@ struct Runner {
     log: Log,
     helpers: Vec<Helper>,
     kill_others_on_fail: bool,
+    /// `--kill-others`: stop all as soon as any helper has ended for good.
+    kill_others: bool,
+    /// The log is coloured: helpers are told to colour too (`FORCE_COLOR`).
+    color: bool,
     stopping: Option<Stop>,
     first_failure: Option<i32>,
     /// Deadline of the whole stop (after which the `Mux` is dropped, killing what is left).
@@ -182,6 +209,8 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         ),
         helpers,
         kill_others_on_fail: args.kill_others_on_fail,
+        kill_others: args.kill_others,
+        color,
         stopping: None,
         first_failure: None,
         stop_deadline: None,
@@ -298,6 +327,11 @@ impl Runner {
             _ => None,
         });
         let kills = self.helpers.iter().filter_map(|h| h.kill_at);
+        let ready_timeouts = self.helpers.iter().filter_map(Helper::ready_deadline);
+        let wait_notes = self.helpers.iter().filter_map(|h| {
+            (self.stopping.is_none() && h.state == State::Waiting && !h.spec.depends_on.is_empty())
+                .then_some(h.next_wait_note)
+        });
         let now = Instant::now();
         let draining = self.helpers.iter().filter_map(|h| match h.state {
             // Pipes closed but the group not yet empty: look again soon.
@@ -310,6 +344,8 @@ impl Runner {
         let watch = self.watch_due();
         backoffs
             .chain(kills)
+            .chain(ready_timeouts)
+            .chain(wait_notes)
             .chain(draining)
             .chain(watch)
             .chain(self.stop_deadline)
@@ -403,6 +439,7 @@ impl Runner {
                     let h = &self.helpers[i];
                     let hit = h.spec.ready_line.as_deref().is_some_and(|needle| {
                         !h.ready
+                            && !h.ready_timed_out
                             && out
                                 .bytes
                                 .windows(needle.len().max(1))
@@ -460,6 +497,8 @@ impl Runner {
             }
             if deps.iter().all(|d| dep(d).is_some_and(|h| h.ready)) {
                 self.start(i)?;
+            } else {
+                self.note_waiting(i, Instant::now())?;
             }
         }
         Ok(())
@@ -467,13 +506,14 @@ impl Runner {
 
     fn start(&mut self, i: usize) -> io::Result<()> {
         let name = self.helpers[i].spec.name.clone();
-        let cmd = command(&self.helpers[i].spec);
+        let cmd = command(&self.helpers[i].spec, self.color);
         match self.mux.spawn(&cmd) {
             Ok(id) => {
                 let pid = self.mux.pid(id).unwrap_or(0);
                 self.helpers[i].pid = pid;
                 // Readiness is per start: `X is ready` once after every (re)start.
                 self.helpers[i].ready = false;
+                self.helpers[i].ready_timed_out = false;
                 self.helpers[i].state = State::Running {
                     id,
                     since: Instant::now(),
@@ -512,13 +552,17 @@ impl Runner {
             _ => Duration::ZERO,
         };
         self.helpers[i].kill_at = None;
-        let (code, mut detail) = match exit {
+        let (mut code, mut detail) = match exit {
             Exit::Signal(s) => (128 + s, fields(&[("signal", s.into())])),
             other => (
                 other.code().unwrap_or(1),
                 fields(&[("code", other.code().unwrap_or(1).into())]),
             ),
         };
+        if self.helpers[i].ready_timed_out && code == 0 {
+            // Stopped for not becoming ready: a failure, even if it exited cleanly.
+            code = 1;
+        }
         if std::mem::take(&mut self.helpers[i].replace) {
             let msg = format!("{name} stopped ({exit})");
             self.log.event(&name, "exit", detail, &msg, false)?;
@@ -560,6 +604,58 @@ impl Runner {
             code != 0 && self.stopping.is_none(),
         )?;
         self.after_end(i, code, uptime)
+    }
+
+    /// `ready_line` did not come in time: the helper counts as failed. It is stopped (its
+    /// restart policy then applies to the exit); dependents go on waiting for a restart, or
+    /// are not started if there is none.
+    fn ready_timeout(&mut self, i: usize, id: ChildId) -> io::Result<()> {
+        let h = &mut self.helpers[i];
+        h.ready_timed_out = true;
+        let name = h.spec.name.clone();
+        let msg = format!(
+            "{name} was not ready after {}: no line contained {:?}; stopping it (it counts as failed)",
+            humantime::format_duration(h.spec.ready_timeout),
+            h.spec.ready_line.as_deref().unwrap_or_default(),
+        );
+        let timeout_ms = h.spec.ready_timeout.as_millis() as u64;
+        if h.kill_at.is_none() {
+            h.kill_at = Some(Instant::now() + h.spec.stop_timeout);
+        }
+        let signal = h.spec.stop_signal;
+        self.log.event(
+            &name,
+            "ready_timeout",
+            fields(&[("timeout_ms", timeout_ms.into())]),
+            &msg,
+            true,
+        )?;
+        let _ = send_stop(&mut self.mux, id, signal);
+        Ok(())
+    }
+
+    /// Every `WAIT_NOTE_EVERY`, one line per helper still waiting for its dependencies.
+    fn note_waiting(&mut self, i: usize, now: Instant) -> io::Result<()> {
+        let h = &self.helpers[i];
+        if now < h.next_wait_note {
+            return Ok(());
+        }
+        let missing: Vec<&str> = h
+            .spec
+            .depends_on
+            .iter()
+            .filter(|d| !self.helpers.iter().any(|o| &o.spec.name == *d && o.ready))
+            .map(String::as_str)
+            .collect();
+        let name = h.spec.name.clone();
+        let waited = now.duration_since(h.waiting_since).as_secs();
+        let msg = format!(
+            "{name} waits for {} to be ready: {waited}s",
+            missing.join(", ")
+        );
+        let f = fields(&[("waiting_for", missing.into()), ("waited_s", waited.into())]);
+        self.helpers[i].next_wait_note = now + WAIT_NOTE_EVERY;
+        self.log.event(&name, "waiting", f, &msg, false)
     }
 
     /// A helper ended with `code` (127: could not start): restart, give up, or stop all.
@@ -669,8 +765,21 @@ impl Runner {
         Ok(())
     }
 
+    /// A helper ended for good with `code`: remember a failure; `--kill-others(-on-fail)`.
     fn failed(&mut self, code: i32, name: &str) -> io::Result<()> {
-        if code == 0 || self.stopping.is_some() {
+        if self.stopping.is_some() {
+            return Ok(());
+        }
+        if self.kill_others {
+            let msg = format!("{name} ended: stopping the others (--kill-others)");
+            self.log
+                .event("spawnmux", "stop", Value::Null, &msg, code != 0)?;
+            if code != 0 {
+                self.first_failure.get_or_insert(code);
+            }
+            return self.begin_stop(Stop::HelperFailed(code));
+        }
+        if code == 0 {
             return Ok(());
         }
         self.first_failure.get_or_insert(code);
@@ -697,7 +806,12 @@ impl Runner {
             }
             return Ok(());
         }
-        let msg = format!("got {}: stopping every helper", signal_name(sig));
+        let again = if sig == 2 {
+            " (Ctrl-C again kills them at once)"
+        } else {
+            " (the same signal again kills them at once)"
+        };
+        let msg = format!("got {}: stopping every helper{again}", signal_name(sig));
         self.log.event(
             "spawnmux",
             "stop",
@@ -763,6 +877,13 @@ impl Runner {
     fn on_timers(&mut self) -> io::Result<()> {
         let now = Instant::now();
         for i in 0..self.helpers.len() {
+            if let (Some(at), State::Running { id, .. }) =
+                (self.helpers[i].ready_deadline(), self.helpers[i].state)
+            {
+                if at <= now && self.stopping.is_none() {
+                    self.ready_timeout(i, id)?;
+                }
+            }
             if let Some(at) = self.helpers[i].kill_at.filter(|at| *at <= now) {
                 let _ = at;
                 self.helpers[i].kill_at = None;
@@ -1171,7 +1292,7 @@ fn describe(p: &Program) -> String {
 
 /// The library command for a helper: argv directly, a shell string through `sh -c` /
 /// `cmd /c`.
-fn command(spec: &HelperSpec) -> Command {
+fn command(spec: &HelperSpec, color: bool) -> Command {
     let mut cmd = match &spec.program {
         Program::Argv(v) => {
             let mut c = Command::new(&v[0]);
@@ -1199,5 +1320,29 @@ fn command(spec: &HelperSpec) -> Command {
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    for (k, v) in color_env(spec, color, |k| std::env::var_os(k).is_some()) {
+        cmd.env(k, v);
+    }
     cmd
+}
+
+/// What tells a helper to colour its output although its stdout is a pipe, when spawnmux's
+/// own log is coloured: `FORCE_COLOR=1` (Node.js tools: vite, tsc, jest, eslint, chalk) and
+/// `CLICOLOR_FORCE=1` (the clicolors convention), each unless the environment (`in_env`) or
+/// the helper's `env` already sets it; nothing if `NO_COLOR` is set there or the helper has
+/// `color = false`.
+fn color_env(
+    spec: &HelperSpec,
+    color: bool,
+    in_env: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, &'static str)> {
+    let set = |k: &str| in_env(k) || spec.env.contains_key(k);
+    if !color || !spec.color || set("NO_COLOR") {
+        return Vec::new();
+    }
+    ["FORCE_COLOR", "CLICOLOR_FORCE"]
+        .into_iter()
+        .filter(|k| !set(k))
+        .map(|k| (k, "1"))
+        .collect()
 }

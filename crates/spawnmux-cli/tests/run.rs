@@ -528,6 +528,10 @@ stop_timeout = "1h"
             "spawnmux ended early"
         );
     }
+    assert!(
+        line.contains("got SIGINT: stopping every helper (Ctrl-C again kills them at once)"),
+        "the first stop line says what a second Ctrl-C does: {line}"
+    );
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("second");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut reader, &mut rest).expect("read");
@@ -539,4 +543,183 @@ stop_timeout = "1h"
 #[test]
 fn sighup_stops_every_tree_and_exits_129() {
     stop_with(rustix::process::Signal::HUP, 129);
+}
+
+/// Every `\n` and `\r\n` ends one line, empty or not, in the text and the JSON log; an empty
+/// piece ended by a lone `\r` (a progress bar's carriage return) is the only one dropped.
+#[test]
+fn empty_lines_reach_the_log() {
+    let d = dir(
+        "blank",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.b]
+command = ["TC", "out", "a\\n\\nb\\r\\n\\r\\n\\n\\rc\\n"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--no-timestamps", "--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("b ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "b        | a",
+            "b        | ",
+            "b        | b",
+            "b        | ",
+            "b        | ",
+            "b        | c"
+        ],
+        "{text}"
+    );
+    let recs = json_lines(&run(&d, &["--format", "json"]));
+    let got: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["stream"] == "stdout")
+        .map(|r| r["line"].as_str().expect("line"))
+        .collect();
+    assert_eq!(got, ["a", "", "b", "", "", "c"]);
+}
+
+/// A `ready_line` that never comes: a waiting dependent says so every 10 s, and at
+/// `ready_timeout` the helper is stopped and counts as failed; its dependent is not started.
+#[test]
+fn a_ready_line_that_never_comes_times_out() {
+    let d = dir(
+        "ready-timeout",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.db]
+command = ["TC", "out", "starting\\n", "sleep", "600000"]
+ready_line = "accepting connections"
+ready_timeout = "10500ms"
+[helpers.api]
+command = ["TC", "out", "api up\\n"]
+depends_on = ["db"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--format", "json"]);
+    let recs = json_lines(&out);
+    let events: Vec<(&str, &str)> = recs
+        .iter()
+        .filter_map(|r| Some((r["helper"].as_str()?, r["event"].as_str()?)))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("db", "start"),
+            ("api", "waiting"),
+            ("db", "ready_timeout"),
+            ("db", "exit"),
+            ("api", "error"),
+        ],
+        "{recs:#?}"
+    );
+    let waiting = recs
+        .iter()
+        .find(|r| r["event"] == "waiting")
+        .expect("waiting");
+    assert_eq!(waiting["message"], "api waits for db to be ready: 10s");
+    assert_eq!(waiting["waiting_for"], serde_json::json!(["db"]));
+    let timeout = recs
+        .iter()
+        .find(|r| r["event"] == "ready_timeout")
+        .expect("timeout");
+    assert_eq!(timeout["level"], "warning");
+    assert_eq!(timeout["timeout_ms"], 10500);
+    assert_eq!(out.status.code(), Some(143), "SIGTERMed: 128 + 15");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("api up"));
+}
+
+/// Helpers are told to colour when spawnmux's log is coloured, unless they or the
+/// environment say otherwise.
+#[test]
+fn helpers_get_force_color_when_the_log_is_coloured() {
+    let d = dir(
+        "color",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.plain]
+command = ["TC", "env", "FORCE_COLOR", "env", "CLICOLOR_FORCE"]
+[helpers.optout]
+command = ["TC", "env", "FORCE_COLOR"]
+color = false
+[helpers.own]
+command = ["TC", "env", "FORCE_COLOR", "env", "CLICOLOR_FORCE"]
+env = { FORCE_COLOR = "3" }
+"#,
+        )],
+    );
+    let lines = |args: &[&str], extra: &[(&str, &str)]| -> Vec<String> {
+        let mut c = spawnmux(&d, args);
+        c.args(["--format", "json"]);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        json_lines(&out)
+            .iter()
+            .filter(|r| r["stream"] == "stdout")
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["helper"].as_str().unwrap(),
+                    r["line"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut on = lines(&["--color", "always"], &[]);
+    on.sort();
+    assert_eq!(
+        on,
+        [
+            "optout FORCE_COLOR unset",
+            "own CLICOLOR_FORCE=1",
+            "own FORCE_COLOR=3",
+            "plain CLICOLOR_FORCE=1",
+            "plain FORCE_COLOR=1",
+        ]
+    );
+    // Not a terminal, no --color: the log is plain, so are the helpers.
+    let off = lines(&[], &[]);
+    assert!(
+        off.contains(&"plain FORCE_COLOR unset".to_string()),
+        "{off:?}"
+    );
+    let no_color = lines(&["--color", "always"], &[("NO_COLOR", "1")]);
+    assert!(
+        no_color.contains(&"plain FORCE_COLOR unset".to_string()),
+        "{no_color:?}"
+    );
+}
+
+/// `--kill-others`: any helper ending stops the rest, whatever its code.
+#[test]
+fn kill_others_stops_the_rest_when_one_ends_cleanly() {
+    let d = dir(
+        "ko",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.once]
+command = ["TC", "sleep", "100", "exit", "0"]
+[helpers.forever]
+command = ["TC", "forever", "50"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--kill-others", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let recs = json_lines(&out);
+    assert!(recs.iter().any(|r| r["event"] == "stop"
+        && r["message"] == "once ended: stopping the others (--kill-others)"));
+    assert!(recs
+        .iter()
+        .any(|r| r["helper"] == "forever" && r["event"] == "exit" && r["signal"] == 15));
 }
