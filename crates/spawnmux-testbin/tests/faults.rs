@@ -790,21 +790,81 @@ fn fd_limit_reached_spawn_fails_clearly_and_others_run_on() {
     );
 }
 
+/// The uid and gid of `nobody`.
+const NOBODY: libc::uid_t = 65534;
+
+/// A copy of the test child that another user can run wherever the checkout is: in a fresh
+/// directory under the temporary directory, owned by that user (so it can remove the copy
+/// after dropping to it), mode 0755 down from `/`. Removed on drop.
+struct ChildCopy {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl ChildCopy {
+    fn for_user(uid: libc::uid_t) -> ChildCopy {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "spawnmux-faults-{}-{}",
+            std::process::id(),
+            monotonic_ns()
+        ));
+        std::fs::create_dir(&dir).expect("create the copy's directory");
+        let path = dir.join("spawnmux-testchild");
+        std::fs::copy(env!("CARGO_BIN_EXE_spawnmux-testchild"), &path).expect("copy the child");
+        for (p, mode) in [(&dir, 0o755), (&path, 0o755)] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            std::os::unix::fs::chown(p, Some(uid), Some(uid)).expect("chown");
+        }
+        let copy = ChildCopy { dir, path };
+        // Every directory above must let the user through.
+        for ancestor in copy.dir.ancestors().skip(1) {
+            let mode = std::fs::metadata(ancestor)
+                .expect("stat")
+                .permissions()
+                .mode();
+            assert!(
+                mode & 0o001 != 0,
+                "{} is not searchable by others: set TMPDIR to a directory that is",
+                ancestor.display()
+            );
+        }
+        copy
+    }
+}
+
+impl Drop for ChildCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn process_limit_reached_spawn_fails_with_eagain_and_others_run_on() {
     use rustix::process::Resource;
     if !isolated("process_limit_reached_spawn_fails_with_eagain_and_others_run_on") {
         return;
     }
-    let program = env!("CARGO_BIN_EXE_spawnmux-testchild");
-    let mut mux = Mux::new().expect("mux");
-    let (others, mut evs) = steady_children(&mut mux, 3);
     // RLIMIT_NPROC does not bind root (nor CAP_SYS_RESOURCE / CAP_SYS_ADMIN): as root, become
     // `nobody` first (which drops every capability). glibc's set*id apply to every thread,
-    // spawnmux's spawner thread included. The children above stay root's and run on.
+    // spawnmux's spawner thread included. The children spawned before stay root's and run on.
+    // `nobody` may not reach the test child where Cargo built it (a root's checkout in a 0700
+    // directory, as `mktemp -d` makes): it runs a copy in a directory of its own instead, made
+    // before any fork (a fork while the copy is open for writing would make its exec ETXTBSY).
     let was_root = rustix::process::getuid().is_root();
+    let copy = was_root.then(|| ChildCopy::for_user(NOBODY));
+    let mut mux = Mux::new().expect("mux");
+    let (others, mut evs) = steady_children(&mut mux, 3);
+    let program = match &copy {
+        Some(copy) => copy.path.to_str().expect("a UTF-8 temporary path"),
+        None => env!("CARGO_BIN_EXE_spawnmux-testchild"),
+    };
+    let child = |ops: &[&str]| {
+        let mut cmd = spawnmux::Command::new(program);
+        cmd.args(ops);
+        cmd
+    };
     if was_root {
-        const NOBODY: libc::uid_t = 65534;
         // SAFETY: plain system calls with valid arguments (an empty group list).
         unsafe {
             assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
