@@ -67,3 +67,47 @@ max_restarts = 1
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A helper whose main process ends while a process it started holds its output: the run
+/// does not hang; the leftover is stopped through the child's job
+/// object.
+#[test]
+fn a_helper_that_leaves_a_child_behind_does_not_hang_the_run() {
+    let tc = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name("spawnmux-testchild.exe");
+    let dir = std::env::temp_dir().join(format!("spawnmux-run-win-left-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let tc = tc.display().to_string().replace('\\', "\\\\");
+    let config = format!(
+        r#"
+[helpers.g]
+command = ["{tc}", "grandchild", "600000", "out", "started\\n"]
+stop_timeout = "2s"
+"#
+    );
+    std::fs::write(dir.join("spawnmux.toml"), config).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spawnmux"))
+        .args(["run", "--no-timestamps", "--color", "never"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run spawnmux");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("spawnmux hung on the helper's background process");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("g exited (exit code 0)"), "{text}");
+    assert!(
+        text.contains("g left a process holding its output: stopping it"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
