@@ -6,7 +6,7 @@
 //! signal, kill, log). Timers (restart backoff, stop timeouts) shorten the loop's wait; nothing
 //! polls.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -136,6 +136,8 @@ struct Runner {
     stop_deadline: Option<Instant>,
     signals: Option<crate::signals::Signals>,
     watch: Option<WatchState>,
+    /// Which helper each child the `Mux` may still report belongs to (pruned in `start`).
+    ids: HashMap<ChildId, usize>,
 }
 
 /// Runs `spec` until every helper has ended or a signal stops spawnmux.
@@ -166,6 +168,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         stop_deadline: None,
         signals: None,
         watch: None,
+        ids: HashMap::new(),
     };
     runner.signals = Some(crate::signals::install(&mut runner.mux)?);
     if let Some(w) = &spec.watch {
@@ -187,6 +190,8 @@ impl Runner {
             let timeout = self
                 .next_timer()
                 .map(|t| t.saturating_duration_since(Instant::now()));
+            // The log is buffered: nothing may wait in it while the loop blocks.
+            self.log.flush()?;
             self.mux.wait(&mut events, timeout)?;
             let mut signals = Vec::new();
             for event in &events {
@@ -207,7 +212,6 @@ impl Runner {
             self.check_draining()?;
             self.on_timers()?;
             self.start_ready_helpers()?;
-            self.log.flush()?;
         }
     }
 
@@ -255,17 +259,16 @@ impl Runner {
             .min()
     }
 
+    /// The helper `id` is the running process of.
     fn index_of(&self, id: ChildId) -> Option<usize> {
-        self.helpers
-            .iter()
-            .position(|h| matches!(h.state, State::Running { id: r, .. } if r == id))
+        let i = *self.ids.get(&id)?;
+        matches!(self.helpers[i].state, State::Running { id: r, .. } if r == id).then_some(i)
     }
 
     fn on_event(&mut self, event: Event<'_>) -> io::Result<()> {
         match event {
             Event::Output(out) => {
-                let name = out.name.to_string();
-                self.log.output(&name, &out)?;
+                self.log.output(self.ids.get(&out.child).copied(), &out)?;
                 if let Some(i) = self.index_of(out.child) {
                     let h = &self.helpers[i];
                     let hit = h.spec.ready_line.as_deref().is_some_and(|needle| {
@@ -338,6 +341,11 @@ impl Runner {
         match self.mux.spawn(&cmd) {
             Ok(id) => {
                 let pid = self.mux.pid(id).unwrap_or(0);
+                if self.ids.len() >= 2 * self.helpers.len() {
+                    let live: HashSet<ChildId> = self.mux.children().collect();
+                    self.ids.retain(|id, _| live.contains(id));
+                }
+                self.ids.insert(id, i);
                 self.helpers[i].pid = pid;
                 self.helpers[i].state = State::Running {
                     id,
