@@ -342,8 +342,15 @@ impl Runner {
             Ok(id) => {
                 let pid = self.mux.pid(id).unwrap_or(0);
                 if self.ids.len() >= 2 * self.helpers.len() {
+                    // Keep what the Mux tracks, and each helper's current child (its `Exited`
+                    // may be later in this very batch of events).
                     let live: HashSet<ChildId> = self.mux.children().collect();
-                    self.ids.retain(|id, _| live.contains(id));
+                    let helpers = &self.helpers;
+                    self.ids.retain(|id, j| {
+                        live.contains(id)
+                            || matches!(helpers[*j].state,
+                                State::Running { id: r, .. } | State::Draining { id: r, .. } if r == *id)
+                    });
                 }
                 self.ids.insert(id, i);
                 self.helpers[i].pid = pid;
