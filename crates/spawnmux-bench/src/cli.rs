@@ -6,6 +6,7 @@ use crate::workloads::Workload;
 
 pub const USAGE: &str = "\
 usage: spawnmux-bench [--quick] [--runs N] [--only W1,W3,...] [--out DIR] [--testchild PATH]
+       spawnmux-bench runner --help   (`spawnmux run` vs concurrently and honcho)
 
   --quick           small sizes, for a smoke run (16 MiB, 8 children x 10k lines, 100 spawns,
                     200/500 children, 1 s idle, 1000 round trips)

@@ -14,6 +14,9 @@
 //! thread counts and CPU time belong to one peer alone; peers are interleaved run by run and
 //! the median is reported. A lost line is an error (exit code 1), never a figure.
 //!
+//! `spawnmux-bench runner` measures `spawnmux run` itself against concurrently and honcho
+//! (`runner.rs`); it writes its own section of `BENCHMARKS.md`, which the W1..W6 report keeps.
+//!
 //! Flags: `--quick` (small sizes), `--runs N` (default 3), `--only W1,W3`, `--out DIR` (where
 //! `BENCHMARKS.md` and `docs/benchmarks.svg` go), `--testchild PATH` (or env
 //! `SPAWNMUX_TESTCHILD`; default: next to this binary).
@@ -29,6 +32,8 @@ mod peers;
 #[cfg(unix)]
 mod report;
 #[cfg(unix)]
+mod runner;
+#[cfg(unix)]
 mod sys;
 #[cfg(unix)]
 mod worker;
@@ -42,6 +47,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--worker") {
         return worker::main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("runner") {
+        return runner::main(&args[1..]);
     }
     driver::main(&args)
 }

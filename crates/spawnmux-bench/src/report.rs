@@ -322,8 +322,14 @@ pub fn write(dir: &Path, opts: &Options, results: &[CaseResult]) -> io::Result<V
     let svg_path = dir.join("docs").join("benchmarks.svg");
     std::fs::create_dir_all(dir.join("docs"))?;
     let notes = kept_notes(&md_path);
+    let old = std::fs::read_to_string(&md_path).unwrap_or_default();
+    let mut md = markdown(opts, results, &notes);
+    if let Some(block) = crate::runner::kept(&old) {
+        // `spawnmux-bench runner`'s section stays until that command rewrites it.
+        md = md.replacen("## Notes", &format!("{block}\n## Notes"), 1);
+    }
     std::fs::write(&svg_path, svg(results))?;
-    std::fs::write(&md_path, markdown(opts, results, &notes))?;
+    std::fs::write(&md_path, md)?;
     Ok(vec![md_path, svg_path])
 }
 

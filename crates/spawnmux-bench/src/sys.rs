@@ -148,3 +148,70 @@ pub fn locked_version(name: &str) -> String {
     }
     "unknown".to_string()
 }
+
+/// Waits until child `pid` has exited, leaving it unreaped (`waitid(P_PID, pid, WEXITED |
+/// WNOWAIT)`), so that its `/proc/<pid>` files can still be read.
+pub fn wait_exited(pid: u32) -> std::io::Result<()> {
+    use rustix::process::{waitid, Pid, WaitId, WaitIdOptions};
+    let pid = Pid::from_raw(pid as i32).ok_or_else(|| std::io::Error::other("pid 0"))?;
+    waitid(
+        WaitId::Pid(pid),
+        WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+    )?;
+    Ok(())
+}
+
+/// Reaps child `pid` (`wait4`): whether it exited with 0, and the CPU time (user + system) of
+/// it and of every descendant it waited for.
+pub fn reap(pid: u32) -> std::io::Result<(bool, Duration)> {
+    let mut status = 0;
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `status` and `ru` point to writable memory of the right types, which wait4
+    // fills; `pid` is our unreaped child. (rustix has no wait4 with a rusage.)
+    let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, ru.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: wait4 succeeded, so it initialised the whole struct (and it was zeroed).
+    let ru = unsafe { ru.assume_init() };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((ok, tv(ru.ru_utime) + tv(ru.ru_stime)))
+}
+
+/// Of an exited, unreaped process (Linux): its own CPU time (user + system, every thread; its
+/// children not included) from `/proc/<pid>/stat`, and its write-family system calls from
+/// `/proc/<pid>/io` (`syscw`).
+pub fn exited_figures(pid: u32) -> (Option<Duration>, Option<u64>) {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // After the `(comm)` field: state is field 3, utime 14, stime 15.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let t = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            (ticks > 0).then(|| Duration::from_secs_f64(t as f64 / ticks as f64))
+        });
+    let writes = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("syscw: "))
+                .and_then(|n| n.trim().parse().ok())
+        });
+    (cpu, writes)
+}
+
+/// Peak resident set size (`VmHWM`) of a live process, KiB (Linux; `None` elsewhere or gone).
+pub fn hwm_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}

@@ -73,3 +73,47 @@ fn a_missing_test_child_is_explained() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cargo build"), "{stderr}");
 }
+
+#[test]
+fn runner_workload_runs_spawnmux_on_a_tiny_size_with_no_broken_line() {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_spawnmux-bench"));
+    let spawnmux = bench.with_file_name("spawnmux");
+    assert!(
+        spawnmux.is_file(),
+        "{} is not built: run `cargo build -p spawnmux-cli` (or `cargo test --workspace`)",
+        spawnmux.display()
+    );
+    let out = std::env::temp_dir().join(format!("spawnmux-bench-runner-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Command::new(&bench)
+        .args(["runner", "--quick", "--runs", "1", "--no-peers", "--out"])
+        .arg(&out)
+        .arg("--spawnmux")
+        .arg(&spawnmux)
+        .arg("--testchild")
+        .arg(testchild())
+        .output()
+        .expect("run spawnmux-bench runner");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    // Every spawnmux run: 0 broken, 0 missing (the harness fails otherwise); peers not run.
+    let runs: Vec<&str> = stderr.lines().filter(|l| l.contains(" run 1/1 ")).collect();
+    assert_eq!(runs.len(), 6, "{stderr}");
+    assert!(
+        runs.iter()
+            .all(|l| l.contains("spawnmux") && l.ends_with("0 broken, 0 missing")),
+        "{stderr}"
+    );
+    let md = std::fs::read_to_string(out.join("BENCHMARKS.md")).expect("BENCHMARKS.md");
+    assert!(md.contains("## The runner's log"), "{md}");
+    assert!(
+        md.contains("| concurrently 9 | absent: not run (--no-peers)"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -1,5 +1,7 @@
-//! The merged log: one line per output line, whole lines written with a single `write_all`
-//! under the stdout lock, so lines of different helpers never mix.
+//! The merged log: one line per output line, appended whole to the log's own buffer, which is
+//! written to stdout with one `write_all` when it reaches 64 KiB and at the end of every loop
+//! iteration ([`Log::flush`]). The runner is stdout's only writer, so lines of different
+//! helpers never mix, and no line waits longer than one loop iteration.
 //!
 //! Text: `HH:MM:SS name | line` for stdout (level info), `HH:MM:SS name ! line` for stderr
 //! (level warning), names padded to the longest. A line delivered in pieces (a prompt shown
@@ -13,29 +15,162 @@
 //! UTF-8 has each invalid byte as `\xHH`, each backslash doubled, and `"escaped":true`. ANSI
 //! escape sequences (colours, cursor moves, titles) are removed from `line` unless
 //! `--keep-ansi`; the text log passes every byte through to the terminal.
-//! Lifecycle records: `{"ts":…,"helper":"web","event":"start","pid":123,"message":"…"}` with
-//! events start, ready, exit (`code` or `signal`), restart (`attempt`, `delay_ms`), give_up,
-//! stop, error.
+//! Lifecycle records: `{"ts":…,"helper":"web","event":"start","level":"info","pid":123,"message":"…"}`
+//! with events start, ready, exit (`code` or `signal`), restart (`attempt`, `delay_ms`),
+//! give_up, stop, error.
+//!
+//! # Implementation notes
+//! Per output line the log does no allocation and no lookup: each helper's prefixes (name,
+//! padding, colour codes for `|`, `|+`, `!`, `!+`; the JSON `"helper"` value) are built once,
+//! the timestamp text once per second ([`Clock`]; JSON formats only the milliseconds), and
+//! JSON records are written straight into the buffer, each string escaped by serde_json's
+//! serializer. The buffer goes through `Stdout` with one `write_all` that always ends in a
+//! newline, so std's line buffering passes it on as one `write` without splitting it.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
-use serde_json::{Map, Value};
+use chrono::{DateTime, Local, Utc};
+use serde_json::Value;
 use spawnmux::Stream;
 
 use crate::cli::Format;
 
 const PALETTE: [&str; 6] = ["36", "33", "32", "35", "34", "91"];
 
-/// Where the merged log goes and how it looks.
-pub(crate) struct Log {
+/// The buffer is written out once it holds this much (and at every [`Log::flush`]).
+pub(crate) const FLUSH_AT: usize = 64 * 1024;
+
+/// Where the merged log goes and how it looks. `W` is stdout except in tests.
+pub(crate) struct Log<W: Write = io::Stdout> {
     format: Format,
     color: bool,
     timestamps: bool,
     keep_ansi: bool,
     width: usize,
     names: Vec<String>,
+    /// Per helper (index in `names`): its prefixes.
+    prefixes: Vec<Prefix>,
+    /// spawnmux's own lines.
+    own: Prefix,
+    clock: Clock,
     buf: Vec<u8>,
-    out: io::Stdout,
+    out: W,
+    /// The first error writing `out` (a closed pipe, a full disk): from then on records are
+    /// dropped, and the runner stops the helpers ([`Log::failure`]).
+    failed: Option<io::Error>,
+}
+
+/// What the log needs of a [`spawnmux::Output`] (which only the library can build).
+#[derive(Debug, Clone, Copy)]
+struct Piece<'a> {
+    name: &'a str,
+    stream: Stream,
+    bytes: &'a [u8],
+    newline: bool,
+    continued: bool,
+}
+
+/// One name's precomputed prefixes.
+#[derive(Debug, Clone, PartialEq)]
+struct Prefix {
+    /// Text: name, padding and separator (coloured if on), indexed by [`sep`]; no timestamp.
+    text: [Box<[u8]>; 4],
+    /// JSON: the name as a JSON string, quotes included.
+    json: Box<[u8]>,
+}
+
+const SEPS: [&str; 4] = ["|", "|+", "!", "!+"];
+
+/// Index into [`Prefix::text`]: `|`, `|+`, `!`, `!+`.
+fn sep(warn: bool, continued: bool) -> usize {
+    usize::from(warn) * 2 + usize::from(continued)
+}
+
+impl Prefix {
+    fn new(name: &str, names: &[String], width: usize, color: bool) -> Prefix {
+        let pad = width.saturating_sub(name.len());
+        let code = match names.iter().position(|n| n == name) {
+            Some(i) => PALETTE[i % PALETTE.len()],
+            None => "1",
+        };
+        let text = std::array::from_fn(|k| {
+            let sep = SEPS[k];
+            let warn = k >= 2;
+            let mut t = Vec::new();
+            if color {
+                let sep_code = if warn { "1;31" } else { "2" };
+                let _ = write!(
+                    t,
+                    "\x1b[{code}m{name}\x1b[0m{:pad$} \x1b[{sep_code}m{sep}\x1b[0m ",
+                    ""
+                );
+            } else {
+                let _ = write!(t, "{name}{:pad$} {sep} ", "");
+            }
+            t.into_boxed_slice()
+        });
+        let mut json = Vec::new();
+        json_str(&mut json, name);
+        Prefix {
+            text,
+            json: json.into_boxed_slice(),
+        }
+    }
+}
+
+/// The timestamp texts, formatted once per second.
+#[derive(Debug)]
+struct Clock {
+    text_sec: i64,
+    /// `HH:MM:SS ` local time.
+    text: String,
+    json_sec: i64,
+    /// `YYYY-MM-DDTHH:MM:SS.` UTC.
+    json: String,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            text_sec: i64::MIN,
+            text: String::new(),
+            json_sec: i64::MIN,
+            json: String::new(),
+        }
+    }
+
+    /// `HH:MM:SS ` (local time) of `now`.
+    fn text(&mut self, now: DateTime<Utc>) -> &str {
+        if now.timestamp() != self.text_sec {
+            self.text_sec = now.timestamp();
+            self.text = now.with_timezone(&Local).format("%H:%M:%S ").to_string();
+        }
+        &self.text
+    }
+
+    /// Appends `now` as `%Y-%m-%dT%H:%M:%S%.3fZ` (UTC) to `out`.
+    fn json(&mut self, now: DateTime<Utc>, out: &mut Vec<u8>) {
+        if now.timestamp() != self.json_sec {
+            self.json_sec = now.timestamp();
+            self.json = now.format("%Y-%m-%dT%H:%M:%S.").to_string();
+        }
+        out.extend_from_slice(self.json.as_bytes());
+        // `%.3f` truncates; a leap second (nanos ≥ 1e9) shows as .999.
+        let ms = now.timestamp_subsec_millis().min(999);
+        out.extend_from_slice(&[
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+            b'Z',
+        ]);
+    }
+}
+
+/// Appends `s` as a JSON string (quotes included), escaped as serde_json escapes it.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Serialising a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, s);
 }
 
 /// Whether to colour: `--color`, then `NO_COLOR` / `FORCE_COLOR`, then "is stdout a terminal".
@@ -59,6 +194,19 @@ impl Log {
         keep_ansi: bool,
         names: &[String],
     ) -> Log {
+        Log::with_writer(format, color, timestamps, keep_ansi, names, io::stdout())
+    }
+}
+
+impl<W: Write> Log<W> {
+    fn with_writer(
+        format: Format,
+        color: bool,
+        timestamps: bool,
+        keep_ansi: bool,
+        names: &[String],
+        out: W,
+    ) -> Log<W> {
         let width = names.iter().map(String::len).chain([8]).max().unwrap_or(8);
         Log {
             format,
@@ -67,60 +215,106 @@ impl Log {
             keep_ansi,
             width,
             names: names.to_vec(),
-            buf: Vec::new(),
-            out: io::stdout(),
+            prefixes: names
+                .iter()
+                .map(|n| Prefix::new(n, names, width, color))
+                .collect(),
+            own: Prefix::new("spawnmux", names, width, color),
+            clock: Clock::new(),
+            buf: Vec::with_capacity(2 * FLUSH_AT),
+            out,
+            failed: None,
         }
     }
 
-    /// One piece of a helper's output.
-    pub(crate) fn output(&mut self, helper: &str, out: &spawnmux::Output<'_>) -> io::Result<()> {
-        self.buf.clear();
+    /// Whether records wait in the buffer.
+    pub(crate) fn pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The error that broke the log's output, if one did.
+    pub(crate) fn failure(&self) -> Option<&io::Error> {
+        self.failed.as_ref()
+    }
+
+    /// One piece of a helper's output; `helper` is its index in the names given to
+    /// [`Log::new`] (`None`: unknown, named by `out.name`).
+    pub(crate) fn output(
+        &mut self,
+        helper: Option<usize>,
+        out: &spawnmux::Output<'_>,
+    ) -> io::Result<()> {
+        let piece = Piece {
+            name: out.name,
+            stream: out.stream,
+            bytes: out.bytes,
+            newline: out.newline,
+            continued: out.continued,
+        };
+        self.output_at(helper, &piece, Utc::now())
+    }
+
+    fn output_at(
+        &mut self,
+        helper: Option<usize>,
+        out: &Piece<'_>,
+        now: DateTime<Utc>,
+    ) -> io::Result<()> {
+        let other;
+        let prefix = match helper.and_then(|i| self.prefixes.get(i)) {
+            Some(p) => p,
+            None => {
+                other = Prefix::new(out.name, &self.names, self.width, self.color);
+                &other
+            }
+        };
+        let warn = out.stream == Stream::Stderr;
+        if self.format == Format::Text && out.continued && out.newline && out.bytes.is_empty() {
+            // The newline after a piece already shown (a prompt flushed after a silence):
+            // nothing to show, and an empty `|+` line would only be noise. (JSON keeps the
+            // record: it tells where the line ended.)
+            return Ok(());
+        }
+        let buf = &mut self.buf;
         match self.format {
             Format::Text => {
-                let sep = match (out.stream, out.continued) {
-                    (Stream::Stdout, false) => "|",
-                    (Stream::Stdout, true) => "|+",
-                    (Stream::Stderr, false) => "!",
-                    (Stream::Stderr, true) => "!+",
-                };
-                self.prefix(helper, sep, out.stream == Stream::Stderr);
-                self.buf.extend_from_slice(out.bytes);
-                self.buf.push(b'\n');
+                if self.timestamps {
+                    buf.extend_from_slice(self.clock.text(now).as_bytes());
+                }
+                buf.extend_from_slice(&prefix.text[sep(warn, out.continued)]);
+                buf.extend_from_slice(out.bytes);
+                buf.push(b'\n');
             }
             Format::Json => {
-                let mut rec = self.record(helper);
-                rec.insert("stream".into(), out.stream.as_str().into());
-                rec.insert(
-                    "level".into(),
-                    if out.stream == Stream::Stdout {
-                        "info"
-                    } else {
-                        "warning"
-                    }
-                    .into(),
-                );
-                let stripped;
-                let bytes = if self.keep_ansi {
-                    out.bytes
+                buf.extend_from_slice(b"{\"ts\":\"");
+                self.clock.json(now, buf);
+                buf.extend_from_slice(b"\",\"helper\":");
+                buf.extend_from_slice(&prefix.json);
+                buf.extend_from_slice(if warn {
+                    b",\"stream\":\"stderr\",\"level\":\"warning\",\"line\":"
                 } else {
-                    stripped = strip_ansi(out.bytes);
-                    &stripped
+                    b",\"stream\":\"stdout\",\"level\":\"info\",\"line\":"
+                });
+                let bytes = if self.keep_ansi {
+                    Cow::Borrowed(out.bytes)
+                } else {
+                    strip_ansi(out.bytes)
                 };
-                let (line, escaped) = json_text(bytes);
-                rec.insert("line".into(), line.into());
+                let (line, escaped) = json_line(&bytes);
+                json_str(buf, &line);
                 if escaped {
-                    rec.insert("escaped".into(), true.into());
+                    buf.extend_from_slice(b",\"escaped\":true");
                 }
                 if !out.newline {
-                    rec.insert("partial".into(), true.into());
+                    buf.extend_from_slice(b",\"partial\":true");
                 }
                 if out.continued {
-                    rec.insert("continued".into(), true.into());
+                    buf.extend_from_slice(b",\"continued\":true");
                 }
-                self.push_json(rec);
+                buf.extend_from_slice(b"}\n");
             }
         }
-        self.write()
+        self.written()
     }
 
     /// A lifecycle record of `helper` (`event` with extra `fields`), shown in text mode as a
@@ -133,80 +327,115 @@ impl Log {
         message: &str,
         warn: bool,
     ) -> io::Result<()> {
-        self.buf.clear();
+        self.event_at(helper, event, fields, message, warn, Utc::now())
+    }
+
+    fn event_at(
+        &mut self,
+        helper: &str,
+        event: &str,
+        fields: Value,
+        message: &str,
+        warn: bool,
+        now: DateTime<Utc>,
+    ) -> io::Result<()> {
+        let buf = &mut self.buf;
         match self.format {
             Format::Text => {
-                self.prefix("spawnmux", if warn { "!" } else { "|" }, warn);
-                self.buf.extend_from_slice(message.as_bytes());
-                self.buf.push(b'\n');
+                if self.timestamps {
+                    buf.extend_from_slice(self.clock.text(now).as_bytes());
+                }
+                buf.extend_from_slice(&self.own.text[sep(warn, false)]);
+                buf.extend_from_slice(message.as_bytes());
+                buf.push(b'\n');
             }
             Format::Json => {
-                let mut rec = self.record(helper);
-                rec.insert("event".into(), event.into());
-                rec.insert("level".into(), if warn { "warning" } else { "info" }.into());
+                buf.extend_from_slice(b"{\"ts\":\"");
+                self.clock.json(now, buf);
+                buf.extend_from_slice(b"\",\"helper\":");
+                json_str(buf, helper);
+                buf.extend_from_slice(b",\"event\":");
+                json_str(buf, event);
+                buf.extend_from_slice(if warn {
+                    b",\"level\":\"warning\""
+                } else {
+                    b",\"level\":\"info\""
+                });
                 if let Value::Object(extra) = fields {
-                    rec.extend(extra);
+                    for (k, v) in &extra {
+                        buf.push(b',');
+                        json_str(buf, k);
+                        buf.push(b':');
+                        // Serialising a Value into a Vec cannot fail.
+                        let _ = serde_json::to_writer(&mut *buf, v);
+                    }
                 }
-                rec.insert("message".into(), message.into());
-                self.push_json(rec);
+                buf.extend_from_slice(b",\"message\":");
+                json_str(buf, message);
+                buf.extend_from_slice(b"}\n");
             }
         }
-        self.write()
+        self.written()
     }
 
+    /// Writes the buffer out: at the end of every loop iteration, and at the end.
+    /// Writes out what the buffer holds. A write error is kept (see [`Log::failure`]), not
+    /// returned: the runner still has to stop the helpers.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-
-    fn record(&self, helper: &str) -> Map<String, Value> {
-        let ts = chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
-        let mut rec = Map::new();
-        rec.insert("ts".into(), ts.into());
-        rec.insert("helper".into(), helper.into());
-        rec
-    }
-
-    fn push_json(&mut self, rec: Map<String, Value>) {
-        // Serialising a map of strings, numbers and booleans cannot fail.
-        let _ = serde_json::to_writer(&mut self.buf, &Value::Object(rec));
-        self.buf.push(b'\n');
-    }
-
-    fn prefix(&mut self, name: &str, sep: &str, warn: bool) {
-        if self.timestamps {
-            let ts = chrono::Local::now().format("%H:%M:%S ").to_string();
-            self.buf.extend_from_slice(ts.as_bytes());
+        self.write_buf()?;
+        if self.failed.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.failed = Some(e);
+            }
         }
-        let pad = self.width.saturating_sub(name.len());
-        if self.color {
-            let code = match self.names.iter().position(|n| n == name) {
-                Some(i) => PALETTE[i % PALETTE.len()],
-                None => "1",
-            };
-            let sep_code = if warn { "1;31" } else { "2" };
-            let _ = write!(
-                self.buf,
-                "\x1b[{code}m{name}\x1b[0m{:pad$} \x1b[{sep_code}m{sep}\x1b[0m ",
-                ""
-            );
+        Ok(())
+    }
+
+    /// A record was appended: write the buffer out if it is full.
+    fn written(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.write_buf()
         } else {
-            let _ = write!(self.buf, "{name}{:pad$} {sep} ", "");
+            Ok(())
         }
     }
 
-    fn write(&mut self) -> io::Result<()> {
-        let mut out = self.out.lock();
-        out.write_all(&self.buf)
+    fn write_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        // The buffer holds whole records and ends with a newline: `Stdout`'s line buffering
+        // passes it straight to one `write` (the tail after the last newline, here none, is
+        // what it would keep).
+        if self.failed.is_none() {
+            if let Err(e) = self.out.write_all(&self.buf) {
+                self.failed = Some(e);
+            }
+        }
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for Log<W> {
+    /// Whatever an early return (an error) left in the buffer still reaches stdout.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
 /// A JSON string for `bytes`: as is if UTF-8, else invalid bytes as `\xHH` and backslashes
-/// doubled (lossless), flagged.
+/// doubled (lossless), flagged. (The log uses [`json_line`], which borrows when it can.)
+#[cfg(test)]
 pub(crate) fn json_text(bytes: &[u8]) -> (String, bool) {
+    let (s, escaped) = json_line(bytes);
+    (s.into_owned(), escaped)
+}
+
+/// [`json_text`] without a copy when `bytes` are UTF-8.
+fn json_line(bytes: &[u8]) -> (Cow<'_, str>, bool) {
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return (s.to_string(), false);
+        return (Cow::Borrowed(s), false);
     }
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {
@@ -215,7 +444,7 @@ pub(crate) fn json_text(bytes: &[u8]) -> (String, bool) {
             out.push_str(&format!("\\x{b:02X}"));
         }
     }
-    (out, true)
+    (Cow::Owned(out), true)
 }
 
 /// `bytes` without ANSI escape sequences: CSI (`ESC [` … final byte, e.g. colours), OSC
@@ -284,6 +513,334 @@ pub(crate) fn fields(pairs: &[(&str, Value)]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use chrono::TimeZone;
+    use serde_json::Map;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        // UNWRAP: a millisecond count in range.
+        #[allow(clippy::unwrap_used)]
+        Utc.timestamp_millis_opt(ms).single().unwrap()
+    }
+
+    fn log(format: Format, color: bool, keep_ansi: bool, names: &[&str]) -> Log<Vec<u8>> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        Log::with_writer(format, color, true, keep_ansi, &names, Vec::new())
+    }
+
+    fn piece<'a>(name: &'a str, stream: Stream, bytes: &'a [u8]) -> Piece<'a> {
+        Piece {
+            name,
+            stream,
+            bytes,
+            newline: true,
+            continued: false,
+        }
+    }
+
+    /// The log's written bytes, after a flush.
+    fn written(log: &mut Log<Vec<u8>>) -> Vec<u8> {
+        log.flush().expect("flush into a Vec");
+        std::mem::take(&mut log.out)
+    }
+
+    /// What the Value-based code before the direct writer produced for an output line.
+    fn old_record(helper: &str, out: &Piece<'_>, keep_ansi: bool, now: DateTime<Utc>) -> Value {
+        let mut rec = Map::new();
+        rec.insert(
+            "ts".into(),
+            now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into(),
+        );
+        rec.insert("helper".into(), helper.into());
+        rec.insert("stream".into(), out.stream.as_str().into());
+        rec.insert(
+            "level".into(),
+            if out.stream == Stream::Stdout {
+                "info"
+            } else {
+                "warning"
+            }
+            .into(),
+        );
+        let stripped;
+        let bytes = if keep_ansi {
+            out.bytes
+        } else {
+            stripped = strip_ansi(out.bytes);
+            &stripped
+        };
+        let (line, escaped) = json_text(bytes);
+        rec.insert("line".into(), line.into());
+        if escaped {
+            rec.insert("escaped".into(), true.into());
+        }
+        if !out.newline {
+            rec.insert("partial".into(), true.into());
+        }
+        if out.continued {
+            rec.insert("continued".into(), true.into());
+        }
+        Value::Object(rec)
+    }
+
+    #[test]
+    fn clock_formats_once_per_second_and_is_right_across_a_second_boundary() {
+        let mut clock = Clock::new();
+        let old_text = |t: DateTime<Utc>| t.with_timezone(&Local).format("%H:%M:%S ").to_string();
+        let old_json = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        // 2026-11-24T18:00:00.998Z, then across the second (and a minute, hour, day, year).
+        let base = 1_795_543_199_998;
+        for ms in [
+            base,
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 1_001,
+            base + 1_002,
+            1_798_761_599_999,
+            1_798_761_600_000,
+            1_798_761_600_007,
+            0,
+        ] {
+            let t = at(ms);
+            assert_eq!(clock.text(t), old_text(t), "text at {ms}");
+            let mut json = Vec::new();
+            clock.json(t, &mut json);
+            assert_eq!(String::from_utf8_lossy(&json), old_json(t), "json at {ms}");
+            assert_eq!(clock.json_sec, t.timestamp());
+        }
+        // Within one second the cached text is reused, not reformatted.
+        clock.text(at(base + 2));
+        clock.text = "cached".into();
+        assert_eq!(clock.text(at(base + 500)), "cached");
+        assert_ne!(clock.text(at(base + 1_002)), "cached");
+    }
+
+    #[test]
+    fn prefixes_are_built_once_per_helper_with_its_colour() {
+        let mut log = log(Format::Text, true, false, &["web", "worker-long", "db"]);
+        let p = &log.prefixes;
+        assert_eq!(
+            &*p[0].text[sep(false, false)],
+            b"\x1b[36mweb\x1b[0m         \x1b[2m|\x1b[0m "
+        );
+        assert_eq!(
+            &*p[1].text[sep(false, true)],
+            b"\x1b[33mworker-long\x1b[0m \x1b[2m|+\x1b[0m "
+        );
+        assert_eq!(
+            &*p[2].text[sep(true, false)],
+            b"\x1b[32mdb\x1b[0m          \x1b[1;31m!\x1b[0m "
+        );
+        assert_eq!(
+            &*p[2].text[sep(true, true)],
+            b"\x1b[32mdb\x1b[0m          \x1b[1;31m!+\x1b[0m "
+        );
+        assert_eq!(&*p[1].json, b"\"worker-long\"");
+        assert_eq!(
+            &*log.own.text[sep(true, false)],
+            b"\x1b[1mspawnmux\x1b[0m    \x1b[1;31m!\x1b[0m "
+        );
+        // An index, or a name the log was not told about (bold, like spawnmux's own).
+        let t = at(1_795_543_200_123);
+        let stamp = t.with_timezone(&Local).format("%H:%M:%S ").to_string();
+        log.output_at(Some(1), &piece("ignored", Stream::Stderr, b"x"), t)
+            .expect("log");
+        log.output_at(None, &piece("other", Stream::Stdout, b"y"), t)
+            .expect("log");
+        let want = format!(
+            "{stamp}\x1b[33mworker-long\x1b[0m \x1b[1;31m!\x1b[0m x\n\
+             {stamp}\x1b[1mother\x1b[0m       \x1b[2m|\x1b[0m y\n"
+        );
+        assert_eq!(String::from_utf8_lossy(&written(&mut log)), want);
+        let mut plain = Log::with_writer(
+            Format::Text,
+            false,
+            false,
+            false,
+            &["a".to_string()],
+            Vec::new(),
+        );
+        let mut cont = piece("a", Stream::Stdout, b"rest");
+        cont.continued = true;
+        plain.output_at(Some(0), &cont, t).expect("log");
+        plain
+            .event_at("a", "stop", Value::Null, "a stopped", false, t)
+            .expect("log");
+        assert_eq!(
+            written(&mut plain),
+            b"a        |+ rest\nspawnmux | a stopped\n"
+        );
+    }
+
+    #[test]
+    fn json_records_equal_the_old_value_based_ones() {
+        let inputs: &[&[u8]] = &[
+            b"plain",
+            b"",
+            b"say \"hi\" \\ back\\slash",
+            b"ctl \0 \x01 \x07 \t \x08 \x0c \r \x1f \x7f end",
+            b"bad \xff \xc3\x28 \xed\xa0\x80 cut \xe2\x82",
+            b"\x1b[1;31merror\x1b[0m \x1b]0;title\x07 \x1b[",
+            b"ansi and bad \x1b[32m\xfe\\",
+            "unicode é 日本 \u{2028} \u{1F600}".as_bytes(),
+        ];
+        let names = ["web", "q\"uote\\d", "ctl\u{1}"];
+        let t = at(1_795_543_200_007);
+        for keep_ansi in [false, true] {
+            let mut log = log(Format::Json, false, keep_ansi, &names);
+            let mut want = Vec::new();
+            for (k, bytes) in inputs.iter().enumerate() {
+                for (i, name) in names.iter().enumerate() {
+                    let mut p = piece(name, Stream::Stdout, bytes);
+                    p.stream = if k % 2 == 0 {
+                        Stream::Stdout
+                    } else {
+                        Stream::Stderr
+                    };
+                    p.newline = i != 1;
+                    p.continued = i == 2;
+                    log.output_at(Some(i), &p, t).expect("log");
+                    want.push(old_record(name, &p, keep_ansi, t));
+                }
+            }
+            let out = written(&mut log);
+            let text = String::from_utf8(out).expect("the JSON log is UTF-8");
+            let got: Vec<Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+                .collect();
+            assert_eq!(got, want, "keep_ansi {keep_ansi}");
+            // Keys in the documented order, as serde_json escapes them.
+            let first = text.lines().nth(4).expect("a line");
+            assert_eq!(
+                first,
+                r#"{"ts":"2026-11-24T18:00:00.007Z","helper":"q\"uote\\d","stream":"stderr","level":"warning","line":"","partial":true}"#
+            );
+        }
+    }
+
+    #[test]
+    fn json_lifecycle_records_have_every_field() {
+        let mut log = log(Format::Json, false, false, &["web"]);
+        let t = at(1_795_543_200_123);
+        log.event_at(
+            "web",
+            "restart",
+            fields(&[("attempt", 2.into()), ("delay_ms", 1500.into())]),
+            "web \"restarts\"",
+            true,
+            t,
+        )
+        .expect("log");
+        log.event_at("spawnmux", "stop", Value::Null, "stopping", false, t)
+            .expect("log");
+        let out = String::from_utf8(written(&mut log)).expect("UTF-8");
+        assert_eq!(
+            out,
+            "{\"ts\":\"2026-11-24T18:00:00.123Z\",\"helper\":\"web\",\"event\":\"restart\",\"level\":\"warning\",\"attempt\":2,\"delay_ms\":1500,\"message\":\"web \\\"restarts\\\"\"}\n\
+             {\"ts\":\"2026-11-24T18:00:00.123Z\",\"helper\":\"spawnmux\",\"event\":\"stop\",\"level\":\"info\",\"message\":\"stopping\"}\n"
+        );
+    }
+
+    #[test]
+    fn the_buffer_is_written_whole_at_64_kib_and_at_flush() {
+        /// Records each `write` call's length.
+        struct Writes(Vec<Vec<u8>>);
+        impl Write for Writes {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.push(b.to_vec());
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let names = ["a".to_string()];
+        let mut log = Log::with_writer(Format::Text, false, false, false, &names, Writes(vec![]));
+        let line = [b'x'; 100];
+        let t = at(0);
+        let mut n = 0;
+        while log.out.0.is_empty() {
+            log.output_at(Some(0), &piece("a", Stream::Stdout, &line), t)
+                .expect("log");
+            n += 1;
+        }
+        // Nothing written before the buffer reached 64 KiB, then all of it at once.
+        let rec = 100 + "a        | \n".len();
+        assert_eq!(n, FLUSH_AT.div_ceil(rec));
+        assert_eq!(log.out.0[0].len(), n * rec);
+        log.output_at(Some(0), &piece("a", Stream::Stdout, b"last"), t)
+            .expect("log");
+        assert_eq!(log.out.0.len(), 1, "held until the flush");
+        log.flush().expect("flush");
+        assert_eq!(log.out.0[1], b"a        | last\n");
+        log.flush().expect("flush");
+        assert_eq!(log.out.0.len(), 2, "an empty buffer is not written");
+        // Every write ends with a whole line.
+        assert!(log.out.0.iter().all(|w| w.ends_with(b"\n")));
+    }
+
+    #[test]
+    fn a_broken_output_is_kept_as_the_failure_and_later_records_are_dropped() {
+        /// Accepts `left` writes, then fails like a closed pipe.
+        struct Closing {
+            left: usize,
+            writes: usize,
+        }
+        impl Write for Closing {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.left == 0 {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+                self.left -= 1;
+                self.writes += 1;
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let names = ["a".to_string()];
+        let out = Closing { left: 1, writes: 0 };
+        let mut log = Log::with_writer(Format::Text, false, false, false, &names, out);
+        let t = at(0);
+        log.output_at(Some(0), &piece("a", Stream::Stdout, b"one"), t)
+            .expect("log");
+        log.flush().expect("flush");
+        assert!(log.failure().is_none());
+        log.output_at(Some(0), &piece("a", Stream::Stdout, b"two"), t)
+            .expect("a record is accepted");
+        log.flush().expect("the failure is kept, not returned");
+        assert_eq!(
+            log.failure().map(io::Error::kind),
+            Some(io::ErrorKind::BrokenPipe)
+        );
+        assert!(!log.pending());
+        // Later records are dropped without another write attempt.
+        log.event_at("spawnmux", "stop", Value::Null, "stopping", false, t)
+            .expect("log");
+        log.flush().expect("flush");
+        assert_eq!(log.out.writes, 1);
+        assert!(!log.pending());
+    }
+
+    #[test]
+    fn an_empty_continuation_ending_a_shown_line_is_not_a_text_line() {
+        let mut text = log(Format::Text, false, false, &["a"]);
+        let t = at(0);
+        let mut end = piece("a", Stream::Stdout, b"");
+        end.continued = true;
+        end.newline = true;
+        text.output_at(Some(0), &end, t).expect("log");
+        assert!(!text.pending());
+        let mut json = log(Format::Json, false, false, &["a"]);
+        json.output_at(Some(0), &end, t).expect("log");
+        assert!(
+            json.pending(),
+            "JSON keeps the record of where the line ended"
+        );
+    }
 
     #[test]
     fn strip_ansi_removes_sequences_and_keeps_other_bytes() {

@@ -6,7 +6,7 @@
 //! signal, kill, log). Timers (restart backoff, stop timeouts) shorten the loop's wait; nothing
 //! polls.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -162,7 +162,13 @@ enum Stop {
     HelperFailed(i32),
     /// Every helper ended; only streams held by leftovers are open.
     Finished,
+    /// The log could not be written (`first_failure` holds the exit code).
+    LogBroken,
 }
+
+/// The exit code when the log's reader went away (a closed pipe): 128 + SIGPIPE, what a shell
+/// reports for a program killed by it.
+const LOG_CLOSED_CODE: i32 = 141;
 
 struct Runner {
     mux: Mux,
@@ -173,6 +179,8 @@ struct Runner {
     kill_others: bool,
     /// The log is coloured: helpers are told to colour too (`FORCE_COLOR`).
     color: bool,
+    /// stdout is a terminal: the log is written after every round of events.
+    interactive: bool,
     stopping: Option<Stop>,
     first_failure: Option<i32>,
     /// Deadline of the whole stop (after which the `Mux` is dropped, killing what is left).
@@ -184,6 +192,8 @@ struct Runner {
     reap_pending: bool,
     /// A blocked reaping pass is tried again at this time.
     reap_retry: Option<Instant>,
+    /// Which helper each child the `Mux` may still report belongs to (pruned in `start`).
+    ids: HashMap<ChildId, usize>,
 }
 
 /// Runs `spec` until every helper has ended or a signal stops spawnmux.
@@ -211,6 +221,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         kill_others_on_fail: args.kill_others_on_fail,
         kill_others: args.kill_others,
         color,
+        interactive: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         stopping: None,
         first_failure: None,
         stop_deadline: None,
@@ -218,6 +229,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         watch: None,
         reap_pending: false,
         reap_retry: None,
+        ids: HashMap::new(),
     };
     // Before the first spawn: orphans of the helpers' trees come back to spawnmux (Linux), to
     // be reaped (never counted as running) and stopped at the end.
@@ -238,6 +250,10 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let code = code?;
     swept?;
     runner.log.flush()?;
+    if let Some(e) = runner.log.failure() {
+        // stdout is gone: stderr is the only place left to say why spawnmux failed.
+        eprintln!("spawnmux: cannot write the log ({e}): stopped every helper");
+    }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
@@ -252,7 +268,20 @@ impl Runner {
             let timeout = self
                 .next_timer()
                 .map(|t| t.saturating_duration_since(Instant::now()));
-            self.mux.wait(&mut events, timeout)?;
+            // The log is buffered: nothing may wait in it while the loop blocks. On a terminal
+            // it is written after every round; elsewhere (a file, a pipe) only when no event
+            // is ready, so that a busy log goes out in 64 KiB writes (`Log` writes whenever
+            // its buffer is full) and a quiet one at once.
+            let ready = if self.log.pending() && !self.interactive {
+                self.mux.wait(&mut events, Some(Duration::ZERO))?
+            } else {
+                0
+            };
+            if ready == 0 {
+                self.log.flush()?;
+                self.check_log()?;
+                self.mux.wait(&mut events, timeout)?;
+            }
             let mut signals = Vec::new();
             for event in &events {
                 match event {
@@ -277,8 +306,26 @@ impl Runner {
             self.check_draining()?;
             self.on_timers()?;
             self.start_ready_helpers()?;
-            self.log.flush()?;
+            self.check_log()?;
         }
+    }
+
+    /// The log's output broke (`spawnmux run … | head`, a full disk): a failure. The helpers
+    /// are stopped as on Ctrl-C (without a word: there is nowhere to write it).
+    fn check_log(&mut self) -> io::Result<()> {
+        if self.stopping == Some(Stop::LogBroken) {
+            return Ok(());
+        }
+        if let Some(e) = self.log.failure() {
+            let code = if e.kind() == io::ErrorKind::BrokenPipe {
+                LOG_CLOSED_CODE
+            } else {
+                1
+            };
+            self.first_failure = Some(code);
+            self.begin_stop(Stop::LogBroken)?;
+        }
+        Ok(())
     }
 
     /// The exit code, once there is nothing left to wait for.
@@ -291,7 +338,7 @@ impl Runner {
             Some(stop) if self.mux.is_empty() && !draining => Some(match stop {
                 Stop::Signal(sig) => 128 + sig,
                 Stop::HelperFailed(code) => code,
-                Stop::Finished => self.first_failure.unwrap_or(0),
+                Stop::Finished | Stop::LogBroken => self.first_failure.unwrap_or(0),
             }),
             Some(_) => None,
             // Watch mode runs until stopped.
@@ -424,17 +471,16 @@ impl Runner {
         }
     }
 
+    /// The helper `id` is the running process of.
     fn index_of(&self, id: ChildId) -> Option<usize> {
-        self.helpers
-            .iter()
-            .position(|h| matches!(h.state, State::Running { id: r, .. } if r == id))
+        let i = *self.ids.get(&id)?;
+        matches!(self.helpers[i].state, State::Running { id: r, .. } if r == id).then_some(i)
     }
 
     fn on_event(&mut self, event: Event<'_>) -> io::Result<()> {
         match event {
             Event::Output(out) => {
-                let name = out.name.to_string();
-                self.log.output(&name, &out)?;
+                self.log.output(self.ids.get(&out.child).copied(), &out)?;
                 if let Some(i) = self.index_of(out.child) {
                     let h = &self.helpers[i];
                     let hit = h.spec.ready_line.as_deref().is_some_and(|needle| {
@@ -510,6 +556,18 @@ impl Runner {
         match self.mux.spawn(&cmd) {
             Ok(id) => {
                 let pid = self.mux.pid(id).unwrap_or(0);
+                if self.ids.len() >= 2 * self.helpers.len() {
+                    // Keep what the Mux tracks, and each helper's current child (its `Exited`
+                    // may be later in this very batch of events).
+                    let live: HashSet<ChildId> = self.mux.children().collect();
+                    let helpers = &self.helpers;
+                    self.ids.retain(|id, j| {
+                        live.contains(id)
+                            || matches!(helpers[*j].state,
+                                State::Running { id: r, .. } | State::Draining { id: Some(r), .. } if r == *id)
+                    });
+                }
+                self.ids.insert(id, i);
                 self.helpers[i].pid = pid;
                 // Readiness is per start: `X is ready` once after every (re)start.
                 self.helpers[i].ready = false;

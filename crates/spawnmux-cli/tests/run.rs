@@ -723,3 +723,228 @@ command = ["TC", "forever", "50"]
         .iter()
         .any(|r| r["helper"] == "forever" && r["event"] == "exit" && r["signal"] == 15));
 }
+
+/// Runs `spawnmux` with its log going to a file; returns the log, the exit status and, on
+/// Linux, the write-family syscalls the spawnmux process made (`/proc/<pid>/io` `syscw`, read
+/// after it exited but before it is reaped).
+fn run_to_file(dir: &Path, args: &[&str]) -> (Vec<u8>, std::process::ExitStatus, Option<u64>) {
+    let path = dir.join("log.out");
+    let file = std::fs::File::create(&path).expect("log file");
+    let mut child = spawnmux(dir, args).stdout(file).spawn().expect("spawn");
+    #[cfg(target_os = "linux")]
+    let writes = {
+        use rustix::process::{waitid, Pid, WaitId, WaitIdOptions};
+        let pid = Pid::from_raw(child.id() as i32).expect("pid");
+        waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        )
+        .expect("waitid");
+        let io = std::fs::read_to_string(format!("/proc/{}/io", child.id())).expect("io");
+        io.lines()
+            .find_map(|l| l.strip_prefix("syscw: "))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    #[cfg(not(target_os = "linux"))]
+    let writes = None;
+    let status = child.wait().expect("wait");
+    (std::fs::read(&path).expect("read log"), status, writes)
+}
+
+/// Every helper line of `lines` is `(helper, stream, text)`; checks each helper wrote each of
+/// `n` lines per stream exactly once, whole and in order. Returns the number of broken lines
+/// (any line that is not one expected line).
+fn check_helper_lines<'a>(
+    lines: impl Iterator<Item = Option<(String, &'a str, String)>>,
+    helpers: usize,
+    n: usize,
+    width: usize,
+) -> usize {
+    let mut next = vec![[0usize; 2]; helpers];
+    let mut broken = 0;
+    for line in lines {
+        let Some((helper, stream, text)) = line else {
+            broken += 1;
+            continue;
+        };
+        let (Some(h), Some(s)) = (
+            helper
+                .strip_prefix('h')
+                .and_then(|h| h.parse::<usize>().ok())
+                .filter(|h| *h < helpers),
+            ["out", "err"].iter().position(|t| *t == stream),
+        ) else {
+            broken += 1;
+            continue;
+        };
+        let i = next[h][s];
+        let mut want = format!("{stream} {i}");
+        while want.len() + 1 < width {
+            want.push('.');
+        }
+        if text == want {
+            next[h][s] += 1;
+        } else {
+            broken += 1;
+        }
+    }
+    assert!(
+        next.iter().all(|n2| *n2 == [n, n]),
+        "lines missing: {next:?}"
+    );
+    broken
+}
+
+#[test]
+fn lines_of_fifty_helpers_are_never_broken_and_the_log_is_written_in_big_blocks() {
+    const HELPERS: usize = 50;
+    const LINES: usize = 2000;
+    const WIDTH: usize = 60;
+    let mut toml = String::new();
+    for h in 0..HELPERS {
+        toml.push_str(&format!(
+            "[helpers.h{h:02}]\ncommand = [\"TC\", \"lines\", \"{LINES}\", \"both\", \"{WIDTH}\"]\n"
+        ));
+    }
+    let d = dir("fifty", &[("spawnmux.toml", &toml)]);
+    // Text with timestamps: `HH:MM:SS hNN      | out 12....`.
+    let (log, status, writes) = run_to_file(&d, &["--color", "never"]);
+    assert!(status.success(), "{status:?}");
+    let text = String::from_utf8(log.clone()).expect("UTF-8 log");
+    let lines = text
+        .lines()
+        .filter(|l| !l.get(9..).is_some_and(|r| r.starts_with("spawnmux ")))
+        .map(|l| {
+            let b = l.as_bytes();
+            if b.len() < 9 || b[2] != b':' || b[5] != b':' || b[8] != b' ' {
+                return None;
+            }
+            let (name, rest) = l[9..].split_once(' ')?;
+            let rest = rest.trim_start();
+            let (stream, text) = match rest.split_at_checked(2)? {
+                ("| ", t) => ("out", t),
+                ("! ", t) => ("err", t),
+                _ => return None,
+            };
+            Some((name.to_string(), stream, text.to_string()))
+        });
+    let broken = check_helper_lines(lines, HELPERS, LINES, WIDTH);
+    assert_eq!(broken, 0, "broken lines in the text log");
+    if let Some(writes) = writes {
+        let per_write = log.len() as u64 / writes.max(1);
+        println!(
+            "text: {} bytes, {HELPERS} x {LINES} x 2 lines in {writes} writes ({per_write} B per write)",
+            log.len()
+        );
+        // A write per line would be 200,000 writes of 70 bytes.
+        assert!(
+            per_write >= 8 * 1024,
+            "{writes} writes for {} bytes",
+            log.len()
+        );
+    }
+
+    let (log, status, writes) = run_to_file(&d, &["--format", "json"]);
+    assert!(status.success(), "{status:?}");
+    let text = String::from_utf8(log.clone()).expect("UTF-8 log");
+    let lines = text
+        .lines()
+        .filter_map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(r) if r["event"].is_string() => None,
+            Ok(r) => Some((|| {
+                let stream = match r["stream"].as_str()? {
+                    "stdout" => "out",
+                    "stderr" => "err",
+                    _ => return None,
+                };
+                let line = r["line"].as_str()?.to_string();
+                Some((r["helper"].as_str()?.to_string(), stream, line))
+            })()),
+            Err(_) => Some(None),
+        });
+    let broken = check_helper_lines(lines, HELPERS, LINES, WIDTH);
+    assert_eq!(broken, 0, "broken lines in the JSON log");
+    if let Some(writes) = writes {
+        let per_write = log.len() as u64 / writes.max(1);
+        println!(
+            "json: {} bytes in {writes} writes ({per_write} B per write)",
+            log.len()
+        );
+        assert!(
+            per_write >= 8 * 1024,
+            "{writes} writes for {} bytes",
+            log.len()
+        );
+    }
+}
+
+/// `spawnmux run … | head`: the log's reader goes away. That is a failure: the helpers are
+/// stopped and spawnmux exits with 141 (128 + SIGPIPE), saying why on stderr.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_log_output_stops_the_helpers_and_exits_141() {
+    let d = dir(
+        "closed",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.chatty]
+command = ["TC", "forever", "1", "17017"]
+"#,
+        )],
+    );
+    let mut child = spawnmux(&d, &["--no-timestamps"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("tick 3") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "ended early"
+        );
+    }
+    drop(reader);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        stderr.contains("spawnmux: cannot write the log (Broken pipe"),
+        "{stderr}"
+    );
+    // The helper is gone (its argv carries the marker 17017).
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("forever 1 17017"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A prompt shown after a silence, then its newline alone: no empty `|+` line.
+#[test]
+fn the_newline_after_a_shown_prompt_adds_no_empty_line() {
+    let d = dir(
+        "prompt-nl",
+        &[(
+            "spawnmux.toml",
+            r#"
+[helpers.ask]
+command = ["TC", "out", "Continue? ", "sleep", "1000", "out", "\\n", "out", "done\\n"]
+"#,
+        )],
+    );
+    let out = run(&d, &["--no-timestamps", "--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("ask ")).collect();
+    assert_eq!(
+        lines,
+        ["ask      | Continue? ", "ask      | done"],
+        "{text}"
+    );
+}

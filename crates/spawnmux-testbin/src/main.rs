@@ -13,6 +13,7 @@
 //! | `pipe-size BYTES WHICH` | Linux: make our stdout / stderr pipe hold BYTES (`F_SETPIPE_SZ`), print nothing; elsewhere nothing |
 //! | `stamps N MS` | N lines `stamp <i> <ns>` (`CLOCK_MONOTONIC` in ns; 0 where there is none) to stdout, MS ms apart |
 //! | `sleep MS` | sleep |
+//! | `barrier DIR N` | create `DIR/<pid>`, then wait (polling every 5 ms) until DIR holds N entries: helpers that end together |
 //! | `exit CODE` | exit now with CODE |
 //! | `abort` | `std::process::abort()` |
 //! | `echo` | copy stdin to stdout line by line, flushing each line, until EOF |
@@ -170,6 +171,14 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 }
             }
             "sleep" => std::thread::sleep(Duration::from_millis(args.number()?)),
+            "barrier" => {
+                let dir = std::path::PathBuf::from(args.string()?);
+                let n: usize = args.number()?;
+                std::fs::write(dir.join(std::process::id().to_string()), b"")?;
+                while std::fs::read_dir(&dir)?.count() < n {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             "exit" => {
                 let code: i32 = args.number()?;
                 let _ = io::stdout().flush();
