@@ -33,6 +33,9 @@ const LAST_WAIT: Duration = Duration::from_secs(5);
 /// How often to look again for an old process tree that has closed its pipes but not yet
 /// gone (only while a helper waits to be restarted).
 const TREE_CHECK: Duration = Duration::from_millis(20);
+/// Off a terminal, the longest a log line waits in the buffer before it is written (on a
+/// terminal: not at all).
+const LOG_HOLD: Duration = Duration::from_millis(10);
 /// While a helper waits for its dependencies to be ready, a line says so this often.
 const WAIT_NOTE_EVERY: Duration = Duration::from_secs(10);
 /// Builds in a row triggered only by changes made during the previous build: a rebuild loop.
@@ -181,6 +184,8 @@ struct Runner {
     color: bool,
     /// stdout is a terminal: the log is written after every round of events.
     interactive: bool,
+    /// Off a terminal: since when records wait in the log's buffer.
+    log_since: Option<Instant>,
     stopping: Option<Stop>,
     first_failure: Option<i32>,
     /// Deadline of the whole stop (after which the `Mux` is dropped, killing what is left).
@@ -222,6 +227,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         kill_others: args.kill_others,
         color,
         interactive: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        log_since: None,
         stopping: None,
         first_failure: None,
         stop_deadline: None,
@@ -265,23 +271,30 @@ impl Runner {
                 return Ok(code);
             }
             self.end_if_only_leftovers()?;
-            let timeout = self
-                .next_timer()
-                .map(|t| t.saturating_duration_since(Instant::now()));
-            // The log is buffered: nothing may wait in it while the loop blocks. On a terminal
-            // it is written after every round; elsewhere (a file, a pipe) only when no event
-            // is ready, so that a busy log goes out in 64 KiB writes (`Log` writes whenever
-            // its buffer is full) and a quiet one at once.
-            let ready = if self.log.pending() && !self.interactive {
-                self.mux.wait(&mut events, Some(Duration::ZERO))?
-            } else {
-                0
-            };
-            if ready == 0 {
-                self.log.flush()?;
-                self.check_log()?;
-                self.mux.wait(&mut events, timeout)?;
+            // The log is buffered. On a terminal it is written before every wait: nothing
+            // waits in it while the loop blocks. Elsewhere (a file, a pipe) a line waits at
+            // most `LOG_HOLD`, so that a busy log goes out in 64 KiB writes (the `Log` writes
+            // whenever its buffer is full) and a quiet one almost at once.
+            let now = Instant::now();
+            let mut next = self.next_timer();
+            match self.log_since {
+                _ if !self.log.pending() => self.log_since = None,
+                Some(since) if self.interactive || now >= since + LOG_HOLD => {
+                    self.log.flush()?;
+                    self.log_since = None;
+                    self.check_log()?;
+                }
+                Some(since) => {
+                    next = Some(next.map_or(since + LOG_HOLD, |t| t.min(since + LOG_HOLD)))
+                }
+                None if self.interactive => self.log.flush()?,
+                None => {
+                    self.log_since = Some(now);
+                    next = Some(next.map_or(now + LOG_HOLD, |t| t.min(now + LOG_HOLD)));
+                }
             }
+            let timeout = next.map(|t| t.saturating_duration_since(now));
+            self.mux.wait(&mut events, timeout)?;
             let mut signals = Vec::new();
             for event in &events {
                 match event {
