@@ -609,8 +609,9 @@ fn section(opts: &Options, results: &Results) -> String {
          **and everything it started** (helpers and shells, the same work for every tool; \
          `wait4`); \"own CPU\" is the tool process alone (honcho reads helpers in forked \
          workers, which it leaves out). Peak RSS is the tool process's `VmHWM`. Writes are \
-         its write-family system calls (`/proc/<pid>/io` `syscw`, read before reaping). A \
-         broken line is a log line that is not exactly one expected helper line under its \
+         the write-family system calls of its main thread, which writes the log \
+         (`/proc/<pid>/task/<pid>/io` `syscw`, read before reaping; `/proc/<pid>/io` would add \
+         every reaped helper's writes). A broken line is a log line that is not exactly one expected helper line under its \
          prefix, in order.\n",
         if opts.quick { " --quick" } else { "" },
         if opts.runs != 3 {
