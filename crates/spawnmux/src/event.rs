@@ -266,10 +266,24 @@ pub(crate) enum Item {
     Ready(Readiness),
 }
 
+/// Bytes of output one [`Mux::wait`](crate::Mux::wait) collects at most, across all streams
+/// (plus the partial line the first stream carried over): the memory bound under fan-in. Ready
+/// streams not served within it are served first by the next `wait`.
+pub(crate) const WAIT_BUDGET: usize = 256 * 1024;
+
+/// Capacity beyond which [`Events::clear`] gives the arena's memory back: twice the budget, so
+/// that only a batch past the budget (a line longer than it) triggers it.
+const KEEP_BYTES: usize = 2 * WAIT_BUDGET;
+/// Event records kept allocated: enough for a full batch of 8-byte lines. A batch of many more
+/// (a flood of empty lines) gives its memory back at the next `clear`.
+const KEEP_ITEMS: usize = WAIT_BUDGET / 8;
+
 /// A reusable buffer of events filled by [`Mux::wait`](crate::Mux::wait).
 ///
 /// Output bytes live in one arena owned by `Events`; the [`Event`]s you iterate borrow from it,
-/// so no allocation happens per line once the buffers have grown.
+/// so no allocation happens per line once the buffers have grown. One `wait` collects at most
+/// 256 KiB of output (whatever the number of ready children), and a buffer that grew past
+/// that for one batch shrinks again when it is cleared.
 #[derive(Debug, Default)]
 pub struct Events {
     pub(crate) bytes: Vec<u8>,
@@ -293,11 +307,17 @@ impl Events {
         self.items.is_empty()
     }
 
-    /// Removes all events, keeping the allocated memory.
+    /// Removes all events, keeping the allocated memory (up to what a normal batch needs).
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.items.clear();
         self.names.clear();
+        if self.bytes.capacity() > KEEP_BYTES {
+            self.bytes.shrink_to(WAIT_BUDGET);
+        }
+        if self.items.capacity() > KEEP_ITEMS {
+            self.items.shrink_to(KEEP_ITEMS);
+        }
     }
 
     /// The events, in the order they happened.

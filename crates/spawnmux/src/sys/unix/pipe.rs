@@ -13,6 +13,10 @@ pub(super) fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes a pipe holds by default on Linux, and at most on macOS/BSD: what a read asks for
+/// until the pipe has grown.
+const BASE_SIZE: usize = 64 * 1024;
+
 /// The read end of a child's stdout or stderr.
 #[derive(Debug)]
 pub(crate) struct Reader {
@@ -24,6 +28,16 @@ impl Reader {
         set_nonblocking(&fd)?;
         Ok(Reader { fd })
     }
+
+    /// Bytes one read should ask for: as much as the pipe holds.
+    #[inline]
+    pub(crate) fn read_size(&self) -> usize {
+        BASE_SIZE
+    }
+
+    /// A read of a running child's stream asked for `asked` bytes and got `got`.
+    #[inline]
+    pub(crate) fn after_read(&mut self, _asked: usize, _got: usize) {}
 
     pub(crate) fn register(&self, poller: &Poller, key: usize) -> io::Result<()> {
         super::register(poller, self.fd.as_fd(), Event::readable(key))
