@@ -602,9 +602,8 @@ impl Mux {
                     if settle_until.is_some_and(|until| st.reader.settle(until)) {
                         continue;
                     }
-                    if !at_exit {
-                        st.reader.after_read(asked, 0);
-                    }
+                    // (Not a read that says anything about the pipe's size: after a full read
+                    // it only shows that the reader drained it.)
                     served = Served::Empty;
                     break;
                 }

@@ -47,13 +47,18 @@ impl Reader {
         BASE_SIZE
     }
 
-    /// A read of a running child's stream asked for `asked` bytes and got `got`: on Linux, grows
-    /// the pipe once reads keep coming back full. Never fails; a refusal stops further tries.
+    /// A read of a running child's stream asked for `asked` bytes and got `got` (not EOF, not
+    /// `WouldBlock`): on Linux, grows the pipe once reads keep coming back full. Never fails; a
+    /// refusal stops further tries.
     #[inline]
     pub(crate) fn after_read(&mut self, asked: usize, got: usize) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(target) = self.growth.on_read(asked, got, &GROWN_TOTAL) {
-            let result = rustix::pipe::fcntl_setpipe_size(&self.fd, target);
+            // The child (or whoever made the pipe) may have grown it already: never shrink it.
+            let result = match rustix::pipe::fcntl_getpipe_size(&self.fd) {
+                Ok(now) if now >= target => Ok(now),
+                _ => rustix::pipe::fcntl_setpipe_size(&self.fd, target),
+            };
             self.growth.grown(target, result, &GROWN_TOTAL);
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -430,10 +435,26 @@ mod tests {
         for _ in 0..GROW_AFTER {
             reader.after_read(BASE_SIZE, BASE_SIZE);
         }
-        // Root (or a user within the pipe-page budget) gets it; anyone else keeps 64 KiB.
+        // Root (or a user within the pipe-page budget) gets it; otherwise (or when other tests'
+        // pipes hold the process's allowance) it keeps 64 KiB. Either way we know the size.
         let size = rustix::pipe::fcntl_getpipe_size(&reader.fd)?;
         assert_eq!(size, reader.read_size());
-        assert!(size == 2 * BASE_SIZE || reader.growth.done, "{size}");
+        assert!(size == 2 * BASE_SIZE || size == BASE_SIZE, "{size}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_pipe_grown_by_someone_else_is_never_shrunk() -> io::Result<()> {
+        let (r, _w) = rustix::pipe::pipe()?;
+        let Ok(set) = rustix::pipe::fcntl_setpipe_size(&r, 4 * BASE_SIZE) else {
+            return Ok(()); // not allowed to grow pipes here: nothing to check
+        };
+        let mut reader = Reader::new(r)?;
+        for _ in 0..GROW_AFTER {
+            reader.after_read(BASE_SIZE, BASE_SIZE);
+        }
+        assert_eq!(rustix::pipe::fcntl_getpipe_size(&reader.fd)?, set);
+        assert_eq!(reader.read_size(), set, "adopted");
         Ok(())
     }
 }
