@@ -126,11 +126,11 @@ fn lossless_capture_keeps_empty_lines_in_every_framing_mode() {
 }
 
 /// 64 children flood both streams at once (fan-in): no `wait` returns more than its byte
-/// budget (256 KiB, documented on `Events`, plus the one partial line carried over), every
+/// budget (512 KiB, documented on `Events`, plus the one partial line carried over), every
 /// line of every stream arrives in order, and each child's `Exited` still follows all its output.
 #[test]
 fn one_wait_collects_at_most_its_byte_budget_under_fan_in_and_loses_nothing() {
-    const BUDGET: usize = 256 * 1024;
+    const BUDGET: usize = 512 * 1024;
     const CHILDREN: usize = 64;
     const FLOOD: usize = 512 * 1024;
     const WIDTH: usize = 256;

@@ -118,6 +118,12 @@ struct OutStream {
     reader: sys::Reader,
     framer: Framer,
     flush_deadline: Option<Instant>,
+    /// Bytes read in `Mux::round` number `round`: the fairness budget holds per round of a
+    /// `wait`, even when an exit drain follows a read in the same round. (Per round, not per
+    /// `wait`: a `wait` whose round completed no line polls again, and a long line still being
+    /// assembled must be read on.)
+    round: u64,
+    taken: usize,
 }
 
 /// A captured stdin.
@@ -241,6 +247,11 @@ pub struct Mux {
     /// Output streams found ready and exits to drain (keys), not yet served because a `wait`'s
     /// byte budget was spent: served first, oldest first, by the next `wait`.
     backlog: VecDeque<usize>,
+    /// The last `wait` left ready streams unserved: this loop, not the pipes, is the limit, so
+    /// full reads are no reason to grow a pipe (it would only hold more bytes in the kernel).
+    saturated: bool,
+    /// Poll rounds so far (several per `wait` when a round collects no event).
+    round: u64,
     generation: u32,
     batch: u64,
     running: usize,
@@ -281,6 +292,8 @@ impl Mux {
             flush_timers: BinaryHeap::new(),
             check_now: Vec::new(),
             backlog: VecDeque::new(),
+            saturated: false,
+            round: 0,
             generation: 0,
             batch: 0,
             running: 0,
@@ -344,6 +357,8 @@ impl Mux {
                 reader,
                 framer: Framer::new(cmd.framing),
                 flush_deadline: None,
+                round: 0,
+                taken: 0,
             })
         };
         if watch.is_global() {
@@ -400,6 +415,7 @@ impl Mux {
         self.batch += 1;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
+            self.round += 1;
             self.check_pending_exits();
             let mut poll_until = deadline;
             if let Some(Reverse((t, _))) = self.flush_timers.peek() {
@@ -540,16 +556,14 @@ impl Mux {
             slot.queued &= !bit;
             if kind == KIND_EXIT {
                 if !self.finish_exit(index, events) {
-                    if let Some(slot) = self.children.get_mut(index) {
-                        slot.queued |= bit;
-                        self.backlog.push_front(k);
-                    }
-                    break;
+                    // Not drained within its budgets: it queues up again, behind the others.
+                    self.enqueue(index, KIND_EXIT);
                 }
             } else {
                 self.read_stream(index, kind, events, STREAM_BUDGET, false);
             }
         }
+        self.saturated = !self.backlog.is_empty();
     }
 
     /// Reads up to `budget` bytes from one stream, within the wait's byte budget; frames them
@@ -565,6 +579,9 @@ impl Mux {
         at_exit: bool,
     ) -> (Served, usize) {
         let batch = self.batch;
+        // Full reads of a running child's stream may grow its pipe, unless this loop is the
+        // limit (`saturated`).
+        let grow = !at_exit && !self.saturated;
         let Some(slot) = self.children.get_mut(index) else {
             return (Served::Eof, 0);
         };
@@ -577,6 +594,11 @@ impl Mux {
         let Some(st) = slot.streams[si].as_mut() else {
             return (Served::Eof, 0);
         };
+        if st.round != self.round {
+            st.round = self.round;
+            st.taken = 0;
+        }
+        let budget = budget.min(STREAM_BUDGET - st.taken);
         let mut read = 0;
         let mut served = Served::More;
         // Bounded: a grandchild holding the pipe, or one sending empty messages, must not keep
@@ -631,9 +653,11 @@ impl Mux {
                 served = Served::Eof;
                 break;
             }
-            if !at_exit {
+            if grow {
                 // Full reads, again and again, grow the pipe (Linux).
                 st.reader.after_read(asked, n);
+            }
+            if !at_exit {
                 // A short read usually means the pipe is empty; at exit, make sure.
                 if n < asked {
                     served = Served::Empty;
@@ -641,6 +665,7 @@ impl Mux {
                 }
             }
         }
+        st.taken += read;
         if served == Served::Eof {
             if let Some(st) = slot.streams[si].take() {
                 st.reader.deregister(&self.poller);
@@ -734,9 +759,11 @@ impl Mux {
 
     /// After the exit: reads both streams until they are empty (everything the child wrote
     /// before exiting is in the pipes now), then reports `Exited`, so that it follows all of
-    /// it. Returns `false` if the wait's byte budget ran out first (call again next `wait`).
+    /// it. Each stream gets its fairness budget ([`STREAM_BUDGET`]) per call, within the wait's
+    /// byte budget. Returns `false` if a budget ran out first (call again next `wait`).
     /// `reported` is still `false` meanwhile, so a stream reaching EOF cannot remove the slot.
     fn finish_exit(&mut self, index: usize, events: &mut Events) -> bool {
+        let mut drained_all = true;
         for si in 0..2 {
             let Some(slot) = self.children.get_mut(index) else {
                 return true;
@@ -745,16 +772,21 @@ impl Mux {
             if finished || slot.streams[si].is_none() {
                 continue;
             }
-            let (served, n) = self.read_stream(index, si, events, DRAIN_AT_EXIT - done, true);
+            let budget = (DRAIN_AT_EXIT - done).min(STREAM_BUDGET);
+            let (served, n) = self.read_stream(index, si, events, budget, true);
             let Some(slot) = self.children.get_mut(index) else {
                 return true;
             };
             let drained = &mut slot.drained[si];
             drained.0 += n;
             if served == Served::More && drained.0 < DRAIN_AT_EXIT {
-                return false;
+                drained_all = false;
+            } else {
+                drained.1 = true;
             }
-            drained.1 = true;
+        }
+        if !drained_all {
+            return false;
         }
         let batch = self.batch;
         let Some(slot) = self.children.get_mut(index) else {

@@ -54,15 +54,24 @@ impl Reader {
     pub(crate) fn after_read(&mut self, asked: usize, got: usize) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(target) = self.growth.on_read(asked, got, &GROWN_TOTAL) {
-            // The child (or whoever made the pipe) may have grown it already: never shrink it.
-            let result = match rustix::pipe::fcntl_getpipe_size(&self.fd) {
-                Ok(now) if now >= target => Ok(now),
-                _ => rustix::pipe::fcntl_setpipe_size(&self.fd, target),
-            };
-            self.growth.grown(target, result, &GROWN_TOTAL);
+            self.grow(target);
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let _ = (asked, got);
+    }
+
+    /// Asks the kernel for `target` bytes (reserved by `Growth::on_read`). Out of line: it
+    /// happens a few times per pipe at most.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, target: usize) {
+        // The child (or whoever made the pipe) may have grown it already: never shrink it.
+        let result = match rustix::pipe::fcntl_getpipe_size(&self.fd) {
+            Ok(now) if now >= target => Ok(now),
+            _ => rustix::pipe::fcntl_setpipe_size(&self.fd, target),
+        };
+        self.growth.grown(target, result, &GROWN_TOTAL);
     }
 
     pub(crate) fn register(&self, poller: &Poller, key: usize) -> io::Result<()> {
