@@ -407,6 +407,11 @@ impl Mux {
     /// Readiness the `Mux` handles internally (a read that found only part of a line, a
     /// stdin write) does not end the wait early.
     ///
+    /// One call collects at most 512 KiB of output in all and 256 KiB per stream, however many
+    /// children are ready (plus the partial line a stream carried over); streams not served
+    /// are served first by the next call. So memory stays bounded under fan-in and a flooding
+    /// child cannot starve the others.
+    ///
     /// # Errors
     /// Only if the OS poller fails; problems of one child (a read error, a failed stdin write)
     /// become events or end that stream, they never fail the loop.
