@@ -11,6 +11,7 @@
 //! | `spew BYTES WHICH` | BYTES bytes cycling `0..9`, every 64th a `\n` |
 //! | `flood BYTES WHICH [WIDTH]` | BYTES bytes as lines `flood <i> ...` padded with `.` to WIDTH (default 1024) bytes incl. `\n`, written in 64 KiB blocks (the last line may be cut short) |
 //! | `pipe-size BYTES WHICH` | Linux: make our stdout / stderr pipe hold BYTES (`F_SETPIPE_SZ`), print nothing; elsewhere nothing |
+//! | `report-pipe-size WHICH` | print `pipe <bytes>` to stderr: what our stdout / stderr pipe holds now (Linux: `F_GETPIPE_SZ`; elsewhere 0) |
 //! | `stamps N MS` | N lines `stamp <i> <ns>` (`CLOCK_MONOTONIC` in ns; 0 where there is none) to stdout, MS ms apart |
 //! | `sleep MS` | sleep |
 //! | `barrier DIR N` | create `DIR/<pid>`, then wait (polling every 5 ms) until DIR holds N entries: helpers that end together |
@@ -158,6 +159,11 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 let n: usize = args.number()?;
                 let which = args.which()?;
                 sys::pipe_size(n, which)?;
+            }
+            "report-pipe-size" => {
+                let which = args.which()?;
+                let size = sys::get_pipe_size(which)?;
+                write_flush(&mut io::stderr(), format!("pipe {size}\n").as_bytes())?;
             }
             "stamps" => {
                 let n: u64 = args.number()?;
@@ -465,6 +471,21 @@ mod sys {
         Ok(())
     }
 
+    /// What our stdout (`out`, `both`) or stderr (`err`) pipe holds.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn get_pipe_size(which: super::Which) -> io::Result<usize> {
+        Ok(if which == super::Which::Err {
+            rustix::pipe::fcntl_getpipe_size(rustix::stdio::stderr())?
+        } else {
+            rustix::pipe::fcntl_getpipe_size(rustix::stdio::stdout())?
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn get_pipe_size(_which: super::Which) -> io::Result<usize> {
+        Ok(0)
+    }
+
     pub(crate) fn monotonic_ns() -> u128 {
         let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
@@ -512,6 +533,10 @@ mod sys {
 
     pub(crate) fn pipe_size(_bytes: usize, _which: super::Which) -> io::Result<()> {
         Ok(())
+    }
+
+    pub(crate) fn get_pipe_size(_which: super::Which) -> io::Result<usize> {
+        Ok(0)
     }
 
     pub(crate) fn close_stdout() {

@@ -654,9 +654,9 @@ fn flooding_child_does_not_starve_slow_children() {
         pct_b(&lag_bytes, 90) >> 10,
         lag_bytes.last().expect("lags") >> 10
     );
-    // The bounds: no round gives the flooder more than its budget (4 reads of 64 KiB per stream
-    // per wait, plus the line carried over from the previous round) although its 1 MiB pipe
-    // holds more; every slow child got lines through while the flood lasted, and at least 90%
+    // The bounds: no round gives the flooder more than its budget (256 KiB per stream per wait,
+    // in one read from its 1 MiB pipe, plus the line carried over from the previous round)
+    // although the pipe holds more (the drain after its exit gets the same budget per round); every slow child got lines through while the flood lasted, and at least 90%
     // of slow lines arrived in the first round that began after they were written or the next
     // (a line misses more only when its writer is preempted between taking the time stamp and
     // writing).

@@ -2,10 +2,11 @@
 
 mod util;
 
+use std::collections::HashMap;
 use std::io::{self, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use spawnmux::{Command, Event, Exit, Mux, Stdio, Stream};
+use spawnmux::{ChildId, Command, Event, Events, Exit, Mux, Stdio, Stream};
 use util::{child, exit_of, lines_of, run_to_end, run_until, Ev};
 
 #[test]
@@ -121,6 +122,83 @@ fn lossless_capture_keeps_empty_lines_in_every_framing_mode() {
             }
             exited == CHILDREN && next.iter().all(|n| *n == [2 * N, 2 * N])
         });
+    }
+}
+
+/// 64 children flood both streams at once (fan-in): no `wait` returns more than its byte
+/// budget (512 KiB, documented on `Events`, plus the one partial line carried over), every
+/// line of every stream arrives in order, and each child's `Exited` still follows all its output.
+#[test]
+fn one_wait_collects_at_most_its_byte_budget_under_fan_in_and_loses_nothing() {
+    const BUDGET: usize = 512 * 1024;
+    const CHILDREN: usize = 64;
+    const FLOOD: usize = 512 * 1024;
+    const WIDTH: usize = 256;
+    let mut mux = Mux::new().expect("mux");
+    let ids: Vec<ChildId> = (0..CHILDREN)
+        .map(|_| {
+            mux.spawn(&child(&[
+                "flood",
+                &FLOOD.to_string(),
+                "both",
+                &WIDTH.to_string(),
+            ]))
+            .expect("spawn")
+        })
+        .collect();
+    // Per child and stream: the next line index and the bytes seen; per child: exited.
+    let mut next: HashMap<(ChildId, Stream), usize> = HashMap::new();
+    let mut bytes: HashMap<(ChildId, Stream), usize> = HashMap::new();
+    let mut exits: HashMap<ChildId, Exit> = HashMap::new();
+    let (mut waits, mut full_waits, mut most) = (0, 0, 0);
+    let mut events = Events::new();
+    let deadline = Instant::now() + util::DEADLINE;
+    while !mux.is_empty() {
+        assert!(Instant::now() < deadline, "hangs; {mux:?}");
+        mux.wait(&mut events, Some(Duration::from_secs(5)))
+            .expect("wait");
+        let mut this_wait = 0;
+        for e in &events {
+            match e {
+                Event::Output(o) => {
+                    assert!(!exits.contains_key(&o.child), "output after Exited");
+                    assert!(o.newline && !o.continued, "line cut");
+                    let i = next.entry((o.child, o.stream)).or_default();
+                    let head = format!("flood {i}.");
+                    assert!(
+                        o.bytes.starts_with(head.as_bytes()) && o.bytes.len() == WIDTH - 1,
+                        "line {i} of {} {} wrong",
+                        o.child,
+                        o.stream
+                    );
+                    *i += 1;
+                    *bytes.entry((o.child, o.stream)).or_default() += o.bytes.len() + 1;
+                    this_wait += o.bytes.len();
+                }
+                Event::Exited { child, exit, .. } => {
+                    exits.insert(child, exit);
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            this_wait <= BUDGET + WIDTH,
+            "one wait returned {this_wait} bytes"
+        );
+        waits += 1;
+        most = most.max(this_wait);
+        full_waits += usize::from(this_wait + 4096 + WIDTH > BUDGET);
+    }
+    println!(
+        "{} MiB in {waits} waits, at most {} KiB per wait; {full_waits} waits used the budget",
+        (CHILDREN * FLOOD * 2) >> 20,
+        most >> 10
+    );
+    for id in ids {
+        assert_eq!(exits[&id], Exit::Code(0));
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            assert_eq!(bytes[&(id, stream)], FLOOD, "bytes lost");
+        }
     }
 }
 

@@ -266,10 +266,28 @@ pub(crate) enum Item {
     Ready(Readiness),
 }
 
+/// Bytes of output one [`Mux::wait`](crate::Mux::wait) collects at most, across all streams
+/// (plus the partial line the first stream carried over): the memory bound under fan-in. Ready
+/// streams not served within it are served first by the next `wait`. Twice the per-stream
+/// fairness budget, so that one flooding stream leaves room for the others' lines in the same
+/// round (with both at 256 KiB, a slow child's line waited one round behind a flood).
+pub(crate) const WAIT_BUDGET: usize = 512 * 1024;
+
+/// Capacity beyond which [`Events::clear`] gives the arena's memory back: twice the budget, so
+/// that only a batch past the budget (a line longer than it) triggers it.
+const KEEP_BYTES: usize = 2 * WAIT_BUDGET;
+/// Event records kept allocated: enough for a full batch of 4-byte lines (5 MiB of records; a
+/// batch of 10-byte lines needs ~2 MiB, and a limit below what a normal batch needs would
+/// reallocate at every `wait`: measured, +50 % parent CPU in W2). A batch of many more (a
+/// flood of empty lines) gives its memory back at the next `clear`.
+const KEEP_ITEMS: usize = WAIT_BUDGET / 4;
+
 /// A reusable buffer of events filled by [`Mux::wait`](crate::Mux::wait).
 ///
 /// Output bytes live in one arena owned by `Events`; the [`Event`]s you iterate borrow from it,
-/// so no allocation happens per line once the buffers have grown.
+/// so no allocation happens per line once the buffers have grown. One `wait` collects at most
+/// 512 KiB of output (whatever the number of ready children), and a buffer that grew past
+/// that for one batch shrinks again when it is cleared.
 #[derive(Debug, Default)]
 pub struct Events {
     pub(crate) bytes: Vec<u8>,
@@ -293,11 +311,17 @@ impl Events {
         self.items.is_empty()
     }
 
-    /// Removes all events, keeping the allocated memory.
+    /// Removes all events, keeping the allocated memory (up to what a normal batch needs).
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.items.clear();
         self.names.clear();
+        if self.bytes.capacity() > KEEP_BYTES {
+            self.bytes.shrink_to(WAIT_BUDGET);
+        }
+        if self.items.capacity() > KEEP_ITEMS {
+            self.items.shrink_to(KEEP_ITEMS);
+        }
     }
 
     /// The events, in the order they happened.

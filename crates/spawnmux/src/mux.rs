@@ -13,17 +13,19 @@ use slab::Slab;
 
 use crate::command::Command;
 use crate::error::{context, error};
-use crate::event::{ChildId, Event, Events, Exit, Item, Readiness, SourceId, Stream};
+use crate::event::{ChildId, Event, Events, Exit, Item, Readiness, SourceId, Stream, WAIT_BUDGET};
 use crate::framing::{Framer, Piece};
 use crate::sys::{self, Signal, GLOBAL_EXIT_KEY};
 
-/// Bytes asked for per `read` of a captured stream.
-const READ_SIZE: usize = 64 * 1024;
-/// Reads per stream per readiness event, so one flooding child cannot starve the others.
-const READS_PER_EVENT: usize = 4;
-/// At exit, bytes read per stream to collect what the child wrote before exiting. A pipe holds
-/// at most 1 MiB on Linux (`pipe-max-size`), so this takes all of it; the bound only matters
-/// when a grandchild keeps writing.
+/// Bytes one stream may deliver per `wait` (the fairness budget), so one flooding child cannot
+/// starve the others. A read asks for the pipe's size (which grows on Linux) within this.
+const STREAM_BUDGET: usize = 256 * 1024;
+/// A stream is served only if at least this much of the wait's byte budget
+/// ([`WAIT_BUDGET`]) is left; otherwise it is served first at the next `wait`.
+const MIN_ROOM: usize = 4096;
+/// At exit, bytes read per stream (over as many `wait`s as the byte budget needs) to collect
+/// what the child wrote before exiting. A pipe holds at most 1 MiB on Linux (`pipe-max-size`),
+/// so this takes all of it; the bound only matters when a grandchild keeps writing.
 const DRAIN_AT_EXIT: usize = 4 << 20;
 
 /// At exit, how long a stream may wait for output still in flight (Windows under Wine only;
@@ -116,6 +118,12 @@ struct OutStream {
     reader: sys::Reader,
     framer: Framer,
     flush_deadline: Option<Instant>,
+    /// Bytes read in `Mux::round` number `round`: the fairness budget holds per round of a
+    /// `wait`, even when an exit drain follows a read in the same round. (Per round, not per
+    /// `wait`: a `wait` whose round completed no line polls again, and a long line still being
+    /// assembled must be read on.)
+    round: u64,
+    taken: usize,
 }
 
 /// A captured stdin.
@@ -133,7 +141,14 @@ struct Slot {
     name: Arc<str>,
     process: sys::Process,
     watch: Option<sys::Watch>,
+    /// Set when the child is reaped.
     exit: Option<Exit>,
+    /// `Event::Exited` pushed: the streams were drained after the exit (see `finish_exit`).
+    reported: bool,
+    /// After the exit: bytes drained per stream so far, and whether it is drained.
+    drained: [(usize, bool); 2],
+    /// Kinds (`1 << KIND_*`) of this slot waiting in `Mux::backlog`.
+    queued: u8,
     streams: [Option<OutStream>; 2],
     stdin: Option<InStream>,
     flush_after: Option<Duration>,
@@ -144,7 +159,7 @@ struct Slot {
 
 impl Slot {
     fn finished(&self) -> bool {
-        self.exit.is_some() && self.streams.iter().all(Option::is_none) && self.stdin.is_none()
+        self.reported && self.streams.iter().all(Option::is_none) && self.stdin.is_none()
     }
 
     fn name_in(&mut self, events: &mut Events, batch: u64) -> u32 {
@@ -229,6 +244,14 @@ pub struct Mux {
     flush_timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Children to `try_wait` at the next `wait` (exit watch by SIGCHLD only).
     check_now: Vec<usize>,
+    /// Output streams found ready and exits to drain (keys), not yet served because a `wait`'s
+    /// byte budget was spent: served first, oldest first, by the next `wait`.
+    backlog: VecDeque<usize>,
+    /// The last `wait` left ready streams unserved: this loop, not the pipes, is the limit, so
+    /// full reads are no reason to grow a pipe (it would only hold more bytes in the kernel).
+    saturated: bool,
+    /// Poll rounds so far (several per `wait` when a round collects no event).
+    round: u64,
     generation: u32,
     batch: u64,
     running: usize,
@@ -268,6 +291,9 @@ impl Mux {
             exits,
             flush_timers: BinaryHeap::new(),
             check_now: Vec::new(),
+            backlog: VecDeque::new(),
+            saturated: false,
+            round: 0,
             generation: 0,
             batch: 0,
             running: 0,
@@ -331,6 +357,8 @@ impl Mux {
                 reader,
                 framer: Framer::new(cmd.framing),
                 flush_deadline: None,
+                round: 0,
+                taken: 0,
             })
         };
         if watch.is_global() {
@@ -342,6 +370,9 @@ impl Mux {
             process,
             watch: Some(watch),
             exit: None,
+            reported: false,
+            drained: [(0, false); 2],
+            queued: 0,
             streams: [out(stdout), out(stderr)],
             stdin,
             flush_after: cmd.flush_partial_after,
@@ -376,6 +407,11 @@ impl Mux {
     /// Readiness the `Mux` handles internally (a read that found only part of a line, a
     /// stdin write) does not end the wait early.
     ///
+    /// One call collects at most 512 KiB of output in all and 256 KiB per stream, however many
+    /// children are ready (plus the partial line a stream carried over); streams not served
+    /// are served first by the next call. So memory stays bounded under fan-in and a flooding
+    /// child cannot starve the others.
+    ///
     /// # Errors
     /// Only if the OS poller fails; problems of one child (a read error, a failed stdin write)
     /// become events or end that stream, they never fail the loop.
@@ -384,12 +420,13 @@ impl Mux {
         self.batch += 1;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            self.check_pending_exits(events);
+            self.round += 1;
+            self.check_pending_exits();
             let mut poll_until = deadline;
             if let Some(Reverse((t, _))) = self.flush_timers.peek() {
                 poll_until = Some(poll_until.map_or(*t, |d| d.min(*t)));
             }
-            let poll_timeout = if events.is_empty() {
+            let poll_timeout = if events.is_empty() && self.backlog.is_empty() {
                 // No clock read when there is nothing to time (the common `wait(None)`).
                 poll_until.map(|t| t.saturating_duration_since(Instant::now()))
             } else {
@@ -403,6 +440,7 @@ impl Mux {
                 self.dispatch(*ev, events);
             }
             self.scratch = ready;
+            self.serve_backlog(events);
             self.take_wakes(events);
             self.flush_due(events);
             if !events.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -455,16 +493,15 @@ impl Mux {
                 .map(|(i, _)| i)
                 .collect();
             for index in global {
-                self.on_exit(index, events);
+                self.on_exit(index);
             }
             return;
         }
         let index = ev.key >> KIND_BITS;
         match ev.key & ((1 << KIND_BITS) - 1) {
-            KIND_STDOUT => self.on_output(index, 0, events),
-            KIND_STDERR => self.on_output(index, 1, events),
+            KIND_STDOUT | KIND_STDERR => self.enqueue(index, ev.key & ((1 << KIND_BITS) - 1)),
             KIND_STDIN => self.on_stdin_writable(index, events),
-            KIND_EXIT => self.on_exit(index, events),
+            KIND_EXIT => self.on_exit(index),
             KIND_SOURCE if self.sources.contains(index) => {
                 events.items.push(Item::Ready(Readiness {
                     source: SourceId(index),
@@ -476,19 +513,68 @@ impl Mux {
         }
     }
 
-    fn check_pending_exits(&mut self, events: &mut Events) {
+    fn check_pending_exits(&mut self) {
         while let Some(index) = self.check_now.pop() {
-            self.on_exit(index, events);
+            self.on_exit(index);
         }
     }
 
-    /// Reads what a stream has (bounded), frames it into `events`.
-    fn on_output(&mut self, index: usize, stream: usize, events: &mut Events) {
-        self.read_stream(index, stream, events, READS_PER_EVENT * READ_SIZE, false);
+    /// Puts an output stream (`KIND_STDOUT`/`KIND_STDERR`) or an exit to drain (`KIND_EXIT`)
+    /// at the end of the backlog, unless it is already waiting there.
+    fn enqueue(&mut self, index: usize, kind: usize) {
+        if let Some(slot) = self.children.get_mut(index) {
+            let bit = 1 << kind;
+            if slot.queued & bit == 0 {
+                slot.queued |= bit;
+                self.backlog.push_back(key(index, kind));
+            }
+        }
     }
 
-    /// Reads up to `budget` bytes from one stream; returns `true` if it reached EOF. `at_exit`:
-    /// the child has exited, so output still in flight is waited for (`Reader::settle`).
+    /// Serves the backlog in order (what an earlier `wait` left over comes first) until the
+    /// wait's byte budget is spent; the rest waits for the next `wait`. Level-triggered
+    /// readiness reports a partly read stream again, and it then queues up behind the others.
+    fn serve_backlog(&mut self, events: &mut Events) {
+        let mut left = self.backlog.len();
+        while left > 0 {
+            let Some(&k) = self.backlog.front() else {
+                break;
+            };
+            let (index, kind) = (k >> KIND_BITS, k & ((1 << KIND_BITS) - 1));
+            let bit = 1 << kind;
+            // Gone, or not queued any more: a stale key of a slot reused by a newer child.
+            let Some(slot) = self.children.get_mut(index).filter(|s| s.queued & bit != 0) else {
+                self.backlog.pop_front();
+                left -= 1;
+                continue;
+            };
+            let carry = match slot.streams.get(kind) {
+                Some(Some(st)) => st.framer.pending(),
+                _ => 0,
+            };
+            // No room left: it stays at the front for the next `wait`.
+            if !has_room(events, carry) {
+                break;
+            }
+            self.backlog.pop_front();
+            left -= 1;
+            slot.queued &= !bit;
+            if kind == KIND_EXIT {
+                if !self.finish_exit(index, events) {
+                    // Not drained within its budgets: it queues up again, behind the others.
+                    self.enqueue(index, KIND_EXIT);
+                }
+            } else {
+                self.read_stream(index, kind, events, STREAM_BUDGET, false);
+            }
+        }
+        self.saturated = !self.backlog.is_empty();
+    }
+
+    /// Reads up to `budget` bytes from one stream, within the wait's byte budget; frames them
+    /// into `events`. Returns how the reading ended and the bytes read. `at_exit`: the child
+    /// has exited, so read until the pipe is empty and wait for output still in flight
+    /// (`Reader::settle`).
     fn read_stream(
         &mut self,
         index: usize,
@@ -496,28 +582,45 @@ impl Mux {
         events: &mut Events,
         budget: usize,
         at_exit: bool,
-    ) -> bool {
+    ) -> (Served, usize) {
         let batch = self.batch;
+        // Full reads of a running child's stream may grow its pipe, unless this loop is the
+        // limit (`saturated`).
+        let grow = !at_exit && !self.saturated;
         let Some(slot) = self.children.get_mut(index) else {
-            return false;
+            return (Served::Eof, 0);
         };
         if slot.streams[si].is_none() {
-            return false;
+            return (Served::Eof, 0);
         }
         let name = slot.name_in(events, batch);
         let child = slot.id;
         let stream = Stream::from_index(si);
         let Some(st) = slot.streams[si].as_mut() else {
-            return false;
+            return (Served::Eof, 0);
         };
+        if st.round != self.round {
+            st.round = self.round;
+            st.taken = 0;
+        }
+        let budget = budget.min(STREAM_BUDGET - st.taken);
         let mut read = 0;
-        let mut eof = false;
+        let mut served = Served::More;
         // Bounded: a grandchild holding the pipe, or one sending empty messages, must not keep
         // the loop here.
         let settle_until = at_exit.then(|| Instant::now() + SETTLE_AT_EXIT);
         while read < budget {
+            let carry = st.framer.pending();
+            if !has_room(events, carry) {
+                break;
+            }
+            // The wait's budget counts the carried partial line too (it ends up in the arena),
+            // except for the first stream of a batch: a line longer than the budget must move.
+            let room =
+                WAIT_BUDGET - events.bytes.len() - if events.bytes.is_empty() { 0 } else { carry };
+            let asked = st.reader.read_size().min(budget - read).min(room);
             let start = st.framer.begin(&mut events.bytes);
-            let result = st.reader.read_into(&mut events.bytes, READ_SIZE);
+            let result = st.reader.read_into(&mut events.bytes, asked);
             let n = match result {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -526,12 +629,15 @@ impl Mux {
                     if settle_until.is_some_and(|until| st.reader.settle(until)) {
                         continue;
                     }
+                    // (Not a read that says anything about the pipe's size: after a full read
+                    // it only shows that the reader drained it.)
+                    served = Served::Empty;
                     break;
                 }
                 // Any other read error ends the stream like EOF: nothing more can come.
                 Err(_) => 0,
             };
-            eof = n == 0;
+            let eof = n == 0;
             let items = &mut events.items;
             st.framer
                 // `move`: the closure holds `child`, `name` and `stream` by value, not three
@@ -548,12 +654,24 @@ impl Mux {
                     })
                 });
             read += n;
-            // A short read usually means the pipe is empty; at exit, make sure.
-            if eof || (n < READ_SIZE && !at_exit) {
+            if eof {
+                served = Served::Eof;
                 break;
             }
+            if grow {
+                // Full reads, again and again, grow the pipe (Linux).
+                st.reader.after_read(asked, n);
+            }
+            if !at_exit {
+                // A short read usually means the pipe is empty; at exit, make sure.
+                if n < asked {
+                    served = Served::Empty;
+                    break;
+                }
+            }
         }
-        if eof {
+        st.taken += read;
+        if served == Served::Eof {
             if let Some(st) = slot.streams[si].take() {
                 st.reader.deregister(&self.poller);
             }
@@ -568,7 +686,7 @@ impl Mux {
                 self.check_now.push(index);
             }
             self.remove_if_finished(index);
-            return true;
+            return (Served::Eof, read);
         }
         if let (Some(idle), Some(st)) = (slot.flush_after, slot.streams[si].as_mut()) {
             if st.framer.pending() > 0 && read > 0 {
@@ -577,7 +695,7 @@ impl Mux {
                 self.flush_timers.push(Reverse((at, key(index, si))));
             }
         }
-        false
+        (served, read)
     }
 
     /// Delivers partial lines whose idle time has passed.
@@ -620,7 +738,9 @@ impl Mux {
         }
     }
 
-    fn on_exit(&mut self, index: usize, events: &mut Events) {
+    /// Reaps the child if it has exited; its streams are then drained and `Exited` reported
+    /// from the backlog (`finish_exit`), within the waits' byte budgets.
+    fn on_exit(&mut self, index: usize) {
         let Some(slot) = self.children.get_mut(index) else {
             return;
         };
@@ -634,20 +754,53 @@ impl Mux {
             // process). The status is lost; report it as a failure rather than never.
             Err(_) => Exit::Code(-1),
         };
+        slot.exit = Some(exit);
         if let Some(watch) = slot.watch.take() {
             self.exits.unwatch(&self.poller, watch);
         }
         self.running -= 1;
-        // Everything the child wrote before exiting is in the pipes now: deliver it first.
-        // (`slot.exit` is still `None`, so a stream reaching EOF here cannot remove the slot.)
+        self.enqueue(index, KIND_EXIT);
+    }
+
+    /// After the exit: reads both streams until they are empty (everything the child wrote
+    /// before exiting is in the pipes now), then reports `Exited`, so that it follows all of
+    /// it. Each stream gets its fairness budget ([`STREAM_BUDGET`]) per call, within the wait's
+    /// byte budget. Returns `false` if a budget ran out first (call again next `wait`).
+    /// `reported` is still `false` meanwhile, so a stream reaching EOF cannot remove the slot.
+    fn finish_exit(&mut self, index: usize, events: &mut Events) -> bool {
+        let mut drained_all = true;
         for si in 0..2 {
-            self.read_stream(index, si, events, DRAIN_AT_EXIT, true);
+            let Some(slot) = self.children.get_mut(index) else {
+                return true;
+            };
+            let (done, finished) = slot.drained[si];
+            if finished || slot.streams[si].is_none() {
+                continue;
+            }
+            let budget = (DRAIN_AT_EXIT - done).min(STREAM_BUDGET);
+            let (served, n) = self.read_stream(index, si, events, budget, true);
+            let Some(slot) = self.children.get_mut(index) else {
+                return true;
+            };
+            let drained = &mut slot.drained[si];
+            drained.0 += n;
+            if served == Served::More && drained.0 < DRAIN_AT_EXIT {
+                drained_all = false;
+            } else {
+                drained.1 = true;
+            }
+        }
+        if !drained_all {
+            return false;
         }
         let batch = self.batch;
         let Some(slot) = self.children.get_mut(index) else {
-            return;
+            return true;
         };
-        slot.exit = Some(exit);
+        let Some(exit) = slot.exit else {
+            return true;
+        };
+        slot.reported = true;
         let name = slot.name_in(events, batch);
         let child = slot.id;
         if let Some(stdin) = slot.stdin.take() {
@@ -663,6 +816,7 @@ impl Mux {
         }
         events.items.push(Item::Exited { child, name, exit });
         self.remove_if_finished(index);
+        true
     }
 
     fn remove_if_finished(&mut self, index: usize) {
@@ -921,6 +1075,7 @@ impl Mux {
         }
         self.running = 0;
         self.check_now.clear();
+        self.backlog.clear();
         self.flush_timers.clear();
     }
 
@@ -1040,6 +1195,23 @@ impl Mux {
     pub fn children(&self) -> impl Iterator<Item = ChildId> + '_ {
         self.children.iter().map(|(_, s)| s.id)
     }
+}
+
+/// How a stream's turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// End of file (or a read error): the stream is closed.
+    Eof,
+    /// The pipe is empty (a short read or `WouldBlock`).
+    Empty,
+    /// A budget ran out: there may be more.
+    More,
+}
+
+/// `true` if the batch has room for a stream's turn: its carried partial line and at least
+/// [`MIN_ROOM`] bytes more. The first turn of a batch always has room.
+fn has_room(events: &Events, carry: usize) -> bool {
+    events.bytes.is_empty() || events.bytes.len() + carry + MIN_ROOM <= WAIT_BUDGET
 }
 
 /// Writes what the pipe takes. `Ok(true)`: queue empty and close was requested.

@@ -65,6 +65,16 @@ impl Reader {
         }
     }
 
+    /// Bytes one read should ask for: the pipe's buffer (and the socket's read chunk).
+    #[inline]
+    pub(crate) fn read_size(&self) -> usize {
+        pipe::BUF
+    }
+
+    /// Pipes do not grow on Windows (see ARCHITECTURE.md, "Pipe sizes").
+    #[inline]
+    pub(crate) fn after_read(&mut self, _asked: usize, _got: usize) {}
+
     pub(crate) fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         match self {
             Reader::Pipe(r) => r.read_into(buf, max),

@@ -38,7 +38,9 @@ use windows_sys::Win32::System::IO::{
 
 use super::last_error;
 
-const BUF: usize = 64 * 1024;
+/// The named pipe's in/out buffer quota and the size of the one read kept in flight (see
+/// ARCHITECTURE.md, "Pipe sizes").
+pub(crate) const BUF: usize = 64 * 1024;
 
 /// Creates a pipe for one standard stream. `inbound`: the parent reads (stdout/stderr), else
 /// the parent writes (stdin). Returns (parent's overlapped end, child's inheritable end).
