@@ -714,15 +714,22 @@ impl Mux {
             let Some(slot) = self.children.get_mut(index) else {
                 continue;
             };
+            // Bytes of this stream wait unread (its read, or the drain after its exit, is in
+            // the backlog): the line may well go on in them, so it is not idle. Its next read
+            // sets a new deadline if a partial line is still held then.
+            let unread = slot.queued & ((1 << si) | (1 << KIND_EXIT)) != 0;
+            match slot.streams[si].as_mut() {
+                Some(st) if st.flush_deadline == Some(at) => st.flush_deadline = None,
+                _ => continue,
+            }
+            if unread {
+                continue;
+            }
             let name = slot.name_in(events, batch);
             let child = slot.id;
             let Some(st) = slot.streams[si].as_mut() else {
                 continue;
             };
-            if st.flush_deadline != Some(at) {
-                continue;
-            }
-            st.flush_deadline = None;
             let items = &mut events.items;
             st.framer.flush(&mut events.bytes, &mut |p: Piece| {
                 items.push(Item::Output {
