@@ -742,10 +742,19 @@ fn run_to_file(dir: &Path, args: &[&str]) -> (Vec<u8>, std::process::ExitStatus,
         .expect("waitid");
         // The main thread's own count: `/proc/<pid>/io` also holds the I/O of every child
         // spawnmux reaped (the helpers' writes).
-        let io = std::fs::read_to_string(format!("/proc/{0}/task/{0}/io", child.id())).expect("io");
-        io.lines()
-            .find_map(|l| l.strip_prefix("syscw: "))
-            .and_then(|n| n.trim().parse().ok())
+        // A normal user may not read a zombie's `io` (the kernel's ptrace-read check fails
+        // once its memory is gone): then the count is not checked.
+        match std::fs::read_to_string(format!("/proc/{0}/task/{0}/io", child.id())) {
+            Ok(io) => io
+                .lines()
+                .find_map(|l| l.strip_prefix("syscw: "))
+                .and_then(|n| n.trim().parse().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                eprintln!("/proc/<pid>/task/<pid>/io of the exited spawnmux: {e}; write count not checked");
+                None
+            }
+            Err(e) => panic!("io: {e}"),
+        }
     };
     #[cfg(not(target_os = "linux"))]
     let writes = None;
