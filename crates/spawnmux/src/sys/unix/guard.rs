@@ -11,19 +11,18 @@
 //!   `waitpid`), calls `setsid` (no terminal signals, in no group that we signal), closes every
 //!   inherited fd but its end of the socket, resets signal dispositions and the signal mask, and
 //!   names itself `spawnmux-guard`.
-//! - **Registration from the child, before `exec`**: the `pre_exec` hook that sets
-//!   `PR_SET_PDEATHSIG` also sends the child's pid (= its process group) to the guard, so no
-//!   grandchild can exist before its group is known; the parent sends `-pid` when the `Mux`
-//!   lets go of the child (the group may be reused after that). When a spawn fails after the
-//!   fork (exec failed: the child registered, std reaped it, its pid is unknown to us), the
-//!   parent sends `0`: the guard drops every group that has no member left, so no stale entry
-//!   can later hit a process group that reused the number.
-//! - **Death = end of file**: the parent holds the only sending end (close-on-exec; children
-//!   hold a copy only between fork and exec). When the process is gone, the guard's `recv`
+//! - **Registration from the parent, right after the spawn**: the child is spawned without a
+//!   `pre_exec` hook (so std uses `posix_spawn`, a `CLONE_VFORK` clone) and the parent sends
+//!   its pid (= its process group, of which it is the leader) as soon as the spawn returns; it
+//!   sends `-pid` when the `Mux` lets go of the child (the group may be reused after that).
+//!   Killing the group kills the child itself too. The window (the child runs, the parent is
+//!   SIGKILLed before its `send`) is measured in ARCHITECTURE.md ("Spawning (Unix)").
+//! - **Death = end of file**: the parent holds the only sending end (close-on-exec; a child
+//!   holds a copy only between its clone and its exec). When the process is gone, the guard's `recv`
 //!   returns 0 and it `SIGKILL`s every group it knows, then exits.
 //! - Messages are 4-byte `SOCK_SEQPACKET` records sent with `MSG_NOSIGNAL | MSG_DONTWAIT`: a
-//!   dead or stuck guard can neither kill nor block a spawn (those children then have
-//!   `PR_SET_PDEATHSIG` only).
+//!   dead or stuck guard can neither kill nor block a spawn (those children are then not
+//!   covered; if the guard cannot be started at all, children get `PR_SET_PDEATHSIG` instead).
 //!
 //! Costs and limits: one process and one fd per process; the guard is a copy-on-write snapshot of
 //! the process at its first spawn (memory the process had then and later rewrites is counted
@@ -50,17 +49,11 @@ pub(super) fn sender() -> Option<&'static OwnedFd> {
     GUARD.get_or_init(|| start().ok()).as_ref()
 }
 
-/// In the forked child, before `exec`: registers the child's process group (its pid). Only
-/// async-signal-safe system calls.
-pub(super) fn register_in_child(tx: &OwnedFd) {
-    let pid = rustix::process::getpid().as_raw_nonzero().get();
-    send(tx.as_fd(), pid);
-}
-
-/// A spawn failed, perhaps after its child registered: drop groups with no member left.
-pub(super) fn purge() {
-    if let Some(Some(tx)) = GUARD.get() {
-        send(tx.as_fd(), 0);
+/// In the parent, right after the spawn returned: registers the child's process group (its
+/// pid; the child is its group's leader).
+pub(super) fn register(tx: &OwnedFd, pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        send(tx.as_fd(), pid);
     }
 }
 
@@ -151,21 +144,6 @@ unsafe fn guard_main(rx: RawFd, table: &mut [i32]) -> ! {
                     if let Some(slot) = table.get_mut(len) {
                         *slot = message;
                         len += 1;
-                    }
-                } else if message == 0 {
-                    let mut i = 0;
-                    while i < len {
-                        let group = table.get(i).copied().unwrap_or(0);
-                        let empty = Pid::from_raw(group).is_none_or(|pid| {
-                            rustix::process::test_kill_process_group(pid)
-                                == Err(rustix::io::Errno::SRCH)
-                        });
-                        if empty {
-                            len -= 1;
-                            table.swap(i, len);
-                        } else {
-                            i += 1;
-                        }
                     }
                 } else if let Some(i) = table
                     .get(..len)
