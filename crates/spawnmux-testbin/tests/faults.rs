@@ -1287,3 +1287,61 @@ fn soak_10000_spawns_leave_fds_threads_and_memory_where_they_were() {
     assert_eq!(threads1, threads0, "threads leaked");
     assert!(rss1 <= rss0 + 8 * 1024, "RSS grew by {} KiB", rss1 - rss0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. Ignored signal dispositions are not inherited.
+
+#[test]
+fn child_of_a_parent_ignoring_sigint_dies_of_sigint() {
+    use spawnmux::os::unix::MuxExt;
+    if !isolated("child_of_a_parent_ignoring_sigint_dies_of_sigint") {
+        return;
+    }
+    // A fresh copy of this binary (see `isolated`): the test harness's own dispositions stay.
+    // SAFETY: setting a disposition to SIG_IGN has no handler to be unsafe about.
+    unsafe {
+        assert_ne!(libc::signal(libc::SIGINT, libc::SIG_IGN), libc::SIG_ERR);
+        assert_ne!(libc::signal(libc::SIGQUIT, libc::SIG_IGN), libc::SIG_ERR);
+    }
+    let mut mux = Mux::new().expect("mux");
+    for (die_with_parent, sig) in [
+        (true, libc::SIGINT),
+        (false, libc::SIGINT),
+        (true, libc::SIGQUIT),
+    ] {
+        let mut cmd = child(&["out", r"ready\n", "sleep", "600000"]);
+        cmd.die_with_parent(die_with_parent);
+        let id = mux.spawn(&cmd).expect("spawn");
+        // After its first line the child has execed and runs.
+        run_until(
+            &mut mux,
+            |_, e| matches!(e, Event::Output(o) if o.child == id),
+        );
+        mux.signal(id, sig).expect("signal");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut events = Events::new();
+        let mut exit = None;
+        while exit.is_none() && Instant::now() < deadline {
+            mux.wait(&mut events, Some(Duration::from_millis(100)))
+                .expect("wait");
+            for e in events.iter() {
+                if let Event::Exited { child, exit: x, .. } = e {
+                    if child == id {
+                        exit = Some(x);
+                    }
+                }
+            }
+        }
+        if exit.is_none() {
+            mux.kill(id).expect("kill");
+        }
+        run_to_end(&mut mux);
+        assert_eq!(
+            exit,
+            Some(Exit::Signal(sig)),
+            "signal {sig} (ignored in the parent) did not end the child \
+             (die_with_parent {die_with_parent})"
+        );
+    }
+    println!("SIGINT and SIGQUIT, ignored in the parent, end its children");
+}
