@@ -135,56 +135,7 @@ fn build(cmd: &Command) -> io::Result<std::process::Command> {
     c.stdout(std_stdio(&cmd.stdout)?);
     c.stderr(std_stdio(&cmd.stderr)?);
     c.process_group(0);
-    reset_ignored_signals(&mut c);
     Ok(c)
-}
-
-/// Signals this process ignores, as a bit set; `SIGPIPE` left out (std resets it in the child).
-///
-/// A child inherits ignored dispositions (handlers are reset by `exec`, `SIG_IGN` is not): a
-/// program started in the background by a script ignores `SIGINT` and `SIGQUIT`, and so would
-/// its children, which `stop_signal = INT` could then not stop. Queried at every spawn, since
-/// any code may change a disposition at any time: one `sigaction` per standard signal.
-fn ignored_signals() -> u32 {
-    let mut set = 0u32;
-    for sig in 1..32 {
-        if sig == libc::SIGPIPE || sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: a query only (no new action); `old` is a valid, writable sigaction.
-        let ignored = unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                && old.sa_sigaction == libc::SIG_IGN
-        };
-        if ignored {
-            set |= 1 << sig;
-        }
-    }
-    set
-}
-
-/// Makes the child start with every signal this process ignores at its default, as libuv does.
-/// Only when there is one: the `pre_exec` hook makes std fork instead of using `posix_spawn`.
-fn reset_ignored_signals(cmd: &mut std::process::Command) {
-    let ignored = ignored_signals();
-    if ignored == 0 {
-        return;
-    }
-    // SAFETY: the hook runs in the forked child before exec and only calls `sigaction`
-    // (async-signal-safe) on a zeroed, stack-allocated action; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = libc::SIG_DFL;
-            for sig in (1..32).filter(|sig| ignored & (1 << sig) != 0) {
-                if libc::sigaction(sig, &action, std::ptr::null_mut()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
 }
 
 /// Starts the child described by `cmd`.
