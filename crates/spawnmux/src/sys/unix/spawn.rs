@@ -28,16 +28,16 @@ use crate::sys::{Signal, Spawned};
 pub(crate) struct Process {
     child: Child,
     exit: Option<Exit>,
-    /// Registered with the group guard (Linux, `die_with_parent`).
+    /// Its slot in the group guard's table (Linux, `die_with_parent`).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    guarded: bool,
+    guarded: Option<u32>,
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if self.guarded {
-            super::guard::forget(self.child.id());
+        if let (Some(slot), Some(guard)) = (self.guarded, super::guard::guard()) {
+            guard.forget(slot);
         }
     }
 }
@@ -143,22 +143,22 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
     let mut std_cmd = build(cmd)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let (mut child, guarded) = if !cmd.die_with_parent {
-        (std_cmd.spawn()?, false)
-    } else if let Some(guard) = super::guard::sender() {
+        (std_cmd.spawn()?, None)
+    } else if let Some(guard) = super::guard::guard() {
         // No `pre_exec` hook: std takes its `posix_spawn` path (a `CLONE_VFORK` clone in
         // glibc and musl), and the parent registers the group as soon as the spawn returns.
         // The window this leaves is described in ARCHITECTURE.md ("Spawning (Unix)").
         let child = std_cmd.spawn()?;
-        super::guard::register(guard, child.id());
-        (child, true)
+        let slot = guard.register(child.id());
+        (child, slot)
     } else {
         // No guard (it could not be started): `PR_SET_PDEATHSIG` for the direct child, which
         // needs a `pre_exec` hook and so std's fork path.
         pdeathsig::install(&mut std_cmd);
-        (pdeathsig::spawn(std_cmd)?, false)
+        (pdeathsig::spawn(std_cmd)?, None)
     };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let (mut child, guarded) = (std_cmd.spawn()?, false);
+    let (mut child, guarded) = (std_cmd.spawn()?, None);
     let stdin = child.stdin.take().map(|p| Writer::new(OwnedFd::from(p)));
     let stdout = child.stdout.take().map(|p| Reader::new(OwnedFd::from(p)));
     let stderr = child.stderr.take().map(|p| Reader::new(OwnedFd::from(p)));
