@@ -66,6 +66,11 @@ pub(super) fn guard() -> Option<&'static Guard> {
     GUARD.get_or_init(|| start().ok()).as_ref()
 }
 
+/// The guard if it has been started (never starts it).
+pub(super) fn started() -> Option<&'static Guard> {
+    GUARD.get().and_then(Option::as_ref)
+}
+
 impl Guard {
     /// In the parent, right after the spawn returned: registers the child's process group (its
     /// pid; the child is its group's leader). A store to memory shared with the guard: no

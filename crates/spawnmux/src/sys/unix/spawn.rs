@@ -36,8 +36,11 @@ pub(crate) struct Process {
 impl Drop for Process {
     fn drop(&mut self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let (Some(slot), Some(guard)) = (self.guarded, super::guard::guard()) {
-            guard.forget(slot);
+        if let Some(slot) = self.guarded {
+            // Started: the slot came from it.
+            if let Some(guard) = super::guard::started() {
+                guard.forget(slot);
+            }
         }
     }
 }
