@@ -81,7 +81,7 @@ impl fmt::Display for Workload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerKind {
     Spawnmux,
-    /// spawnmux with `die_with_parent(false)` (W3 only: what the `pre_exec` hook costs).
+    /// spawnmux with `die_with_parent(false)` (W3 only: what registering with the group guard costs).
     SpawnmuxNoDeathSignal,
     Tokio,
     AsyncProcess,

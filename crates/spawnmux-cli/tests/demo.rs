@@ -147,7 +147,7 @@ fn ctrl_c_terminates_reaps_and_reports() {
 #[test]
 fn children_die_when_spawnmux_is_killed() {
     // The children sleep up to an hour after their first line, so they do not die of a write
-    // to the dead parent's pipe (EPIPE) within the test: only PR_SET_PDEATHSIG kills them.
+    // to the dead parent's pipe (EPIPE) within the test: only the group guard kills them.
     let (mut proc, reader, pids) = start_and_collect_pids(3, 3_600_000);
     drop(reader);
     let pid = Pid::from_raw(proc.id() as i32).expect("pid");

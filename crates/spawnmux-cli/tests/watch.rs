@@ -187,7 +187,7 @@ impl Run {
 }
 
 /// A failed test must not leave spawnmux (and its helpers) running: SIGKILL it (its children
-/// die with it: `PR_SET_PDEATHSIG`).
+/// die with it: the group guard).
 impl Drop for Run {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {

@@ -847,7 +847,7 @@ fn process_limit_reached_spawn_fails_with_eagain_and_others_run_on() {
     }
     // RLIMIT_NPROC does not bind root (nor CAP_SYS_RESOURCE / CAP_SYS_ADMIN): as root, become
     // `nobody` first (which drops every capability). glibc's set*id apply to every thread,
-    // spawnmux's spawner thread included. The children spawned before stay root's and run on.
+    // spawnmux's threads included. The children spawned before stay root's and run on.
     // `nobody` may not reach the test child where Cargo built it (a root's checkout in a 0700
     // directory, as `mktemp -d` makes): it runs a copy in a directory of its own instead, made
     // before any fork (a fork while the copy is open for writing would make its exec ETXTBSY).
@@ -876,7 +876,7 @@ fn process_limit_reached_spawn_fails_with_eagain_and_others_run_on() {
     set_soft_limit(Resource::Nproc, Some(0));
     let mut errors = Vec::new();
     for die_with_parent in [true, false] {
-        // true: fork from spawnmux's spawner thread; false: std's posix_spawn path.
+        // true: posix_spawn, then registration with the group guard; false: posix_spawn only.
         let mut cmd = child(&["out", r"never\n"]);
         cmd.die_with_parent(die_with_parent);
         let e = mux.spawn(&cmd).expect_err("fork must fail");
@@ -943,7 +943,7 @@ fn signals_during_spawn_io_and_shutdown_cause_no_error() {
         libc::sigemptyset(&mut sa.sa_mask);
         assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
     }
-    // Fire SIGUSR1 at every other thread of this process (the test's, spawnmux's spawner) over
+    // Fire SIGUSR1 at every other thread of this process (the test's) over
     // and over, until the scenario ends.
     let stop = Arc::new(AtomicBool::new(false));
     let firing = {
@@ -1274,7 +1274,7 @@ fn soak_10000_spawns_leave_fds_threads_and_memory_where_they_were() {
     assert_eq!(our_children(), [] as [u32; 0], "zombies or orphans");
     println!(
         "{TOTAL} spawns ({AT_ONCE} at a time, every 4th with stdin; 5 in 8 die_with_parent \
-         (fork on the spawner thread), the rest posix_spawn) in {elapsed:?} ({:.0}/s)",
+         (registered with the group guard), all posix_spawn) in {elapsed:?} ({:.0}/s)",
         TOTAL as f64 / elapsed.as_secs_f64()
     );
     println!("after {WARM_UP} (warm-up): fds {fds0}, threads {threads0}, RSS {rss0} KiB");

@@ -35,8 +35,8 @@ fn raise_fd_limit() {
 fn five_hundred_concurrent_children_no_extra_threads() {
     raise_fd_limit();
     let mut mux = Mux::new().expect("mux");
-    // Warm up: the first spawn from a non-main thread starts spawnmux's one spawner thread
-    // (see `Command::die_with_parent`); that is per process, not per child.
+    // Warm up: the first spawn starts spawnmux's group guard (a process, per process; the
+    // spawner thread only if the guard cannot start: see `Command::die_with_parent`).
     mux.spawn(&util::child(&["exit", "0"])).expect("spawn");
     util::run_to_end(&mut mux);
     let base = threads();

@@ -235,18 +235,18 @@ impl Command {
     /// Makes the child die when this process dies, even by `SIGKILL` (default: on).
     ///
     /// # Platform specific behavior
-    /// - Linux: the child's whole process group. `PR_SET_PDEATHSIG` (`SIGKILL`) in the child
-    ///   covers the child itself; the kernel ties it to the *thread* that forked, so spawnmux
-    ///   forks children from the main thread or from one long-lived internal spawner thread.
-    ///   Grandchildren in the child's process group are killed by spawnmux's *group guard*:
-    ///   one helper process per process (`spawnmux-guard`, started at the first such spawn)
-    ///   that learns each child's group before the child execs and `SIGKILL`s the groups when
-    ///   this process is gone. Descendants that leave the group (`setsid`) escape it.
+    /// - Linux: the child's whole process group, killed by spawnmux's *group guard*: one
+    ///   helper process per process (`spawnmux-guard`, started at the first such spawn) that
+    ///   learns each child's group from the parent right after the spawn and `SIGKILL`s the
+    ///   groups when this process is gone. Processes that leave the group (`setsid`), the child
+    ///   included, escape it; so does a child whose spawn was under way (between its creation
+    ///   and its registration, a fraction of a millisecond) when this process was killed. If the
+    ///   guard cannot be started, `PR_SET_PDEATHSIG` (`SIGKILL`) covers the child itself
+    ///   (children are then forked from the main thread or one internal spawner thread).
     /// - Windows: the job object's `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` (the whole tree).
     /// - macOS and BSD: no kernel mechanism exists without a watcher process; the option is
     ///   accepted and has no effect there.
     ///
-    /// Off, spawns may use the faster `posix_spawn` path on Unix.
     pub fn die_with_parent(&mut self, on: bool) -> &mut Command {
         self.die_with_parent = on;
         self

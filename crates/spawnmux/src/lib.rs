@@ -64,12 +64,13 @@
 //! - Memory per stream is bounded by the maximum line length ([`Command::max_line_len`]).
 //! - No thread per child, no `waitpid(-1)`, no `SIGPIPE`, no fd or handle leaks into other
 //!   children (every fd is close-on-exec; on Windows only the child's own handles are
-//!   inherited). Per process, at most one spawner thread and (Linux) one guard process.
+//!   inherited). Per process, (Linux) one guard process, and a spawner thread only if the guard cannot
+//!   be started.
 //!
 //! # Platforms
 //! | | output | exit detection | tree termination | die with parent |
 //! |---|---|---|---|---|
-//! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | `PR_SET_PDEATHSIG` + group guard process (the whole group) |
+//! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | group guard process (the whole group) |
 //! | macOS, BSD | pipes + kqueue | kqueue `EVFILT_PROC` | process group | — |
 //! | Windows | overlapped named pipes (default) or loopback socket pairs, IOCP | process handle (waitable) | job object | job object |
 #![deny(missing_docs, missing_debug_implementations)]

@@ -18,8 +18,8 @@ pub struct SpawnmuxPeer {
 }
 
 impl SpawnmuxPeer {
-    /// `die_with_parent`: spawnmux's default is on (a `pre_exec` hook, so std forks instead of
-    /// using `posix_spawn`); off shows what that costs.
+    /// `die_with_parent`: spawnmux's default is on (a registration with the group guard after
+    /// each spawn); off shows what that costs.
     pub fn new(die_with_parent: bool) -> io::Result<SpawnmuxPeer> {
         Ok(SpawnmuxPeer {
             mux: Mux::new()?,

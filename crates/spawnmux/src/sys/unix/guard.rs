@@ -11,89 +11,133 @@
 //!   `waitpid`), calls `setsid` (no terminal signals, in no group that we signal), closes every
 //!   inherited fd but its end of the socket, resets signal dispositions and the signal mask, and
 //!   names itself `spawnmux-guard`.
-//! - **Registration from the child, before `exec`**: the `pre_exec` hook that sets
-//!   `PR_SET_PDEATHSIG` also sends the child's pid (= its process group) to the guard, so no
-//!   grandchild can exist before its group is known; the parent sends `-pid` when the `Mux`
-//!   lets go of the child (the group may be reused after that). When a spawn fails after the
-//!   fork (exec failed: the child registered, std reaped it, its pid is unknown to us), the
-//!   parent sends `0`: the guard drops every group that has no member left, so no stale entry
-//!   can later hit a process group that reused the number.
-//! - **Death = end of file**: the parent holds the only sending end (close-on-exec; children
-//!   hold a copy only between fork and exec). When the process is gone, the guard's `recv`
-//!   returns 0 and it `SIGKILL`s every group it knows, then exits.
-//! - Messages are 4-byte `SOCK_SEQPACKET` records sent with `MSG_NOSIGNAL | MSG_DONTWAIT`: a
-//!   dead or stuck guard can neither kill nor block a spawn (those children then have
-//!   `PR_SET_PDEATHSIG` only).
+//! - **Registration from the parent, right after the spawn, in shared memory**: the child is
+//!   spawned without a `pre_exec` hook (so std uses `posix_spawn`, a `CLONE_VFORK` clone) and
+//!   the parent stores its pid (= its process group, of which it is the leader) in a table
+//!   shared with the guard (`MAP_SHARED`, mapped before the guard is forked) as soon as the
+//!   spawn returns: one atomic store, no system call and no wake-up of the guard (a message
+//!   per spawn and per release cost W3 4-5%). The slot is zeroed when the `Mux` lets go of the
+//!   child (the group may be reused after that). Killing the group kills the child itself too.
+//!   The window (the child runs, the parent is SIGKILLed before the store) is measured in
+//!   ARCHITECTURE.md ("Spawning (Unix)").
+//! - **Death = end of file**: the parent holds the only end of a socket pair on which nothing is
+//!   ever sent (close-on-exec; a child holds a copy only between its clone and its exec). When
+//!   the process is gone, the guard's `recv` returns 0 and it `SIGKILL`s every group in the
+//!   table, then exits. A stuck or dead guard cannot block or break a spawn; if it cannot be
+//!   started at all, children get `PR_SET_PDEATHSIG` instead.
 //!
-//! Costs and limits: one process and one fd per process; the guard is a copy-on-write snapshot of
-//! the process at its first spawn (memory the process had then and later rewrites is counted
-//! twice); it remembers at most [`CAPACITY`] groups at once. A copy of the process made by
-//! `fork` without `exec` elsewhere holds the sending end, and delays the guard until it exits;
-//! `execve` of the whole process counts as its death.
+//! Costs and limits: one process, one fd and a 256 KiB shared mapping (touched only as used)
+//! per process; the guard is a copy-on-write snapshot of the process at its first spawn (memory
+//! the process had then and later rewrites is counted twice); it remembers at most
+//! [`CAPACITY`] groups at once (more are not covered). A copy of the process made by `fork`
+//! without `exec` elsewhere holds the socket's end, and delays the guard until it exits (and
+//! shares the table: spawning through spawnmux in such a copy is not supported); `execve` of the
+//! whole process counts as its death.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, RecvFlags, SocketFlags, SocketType};
 use rustix::process::{Pid, Signal, WaitOptions};
 
-/// Process groups the guard remembers at once (256 KiB of table, touched only as used).
+/// Process groups the guard remembers at once (256 KiB of shared table, touched only as used).
 const CAPACITY: usize = 1 << 16;
 
-/// The sending end, or `None` if the guard could not be started.
-static GUARD: OnceLock<Option<OwnedFd>> = OnceLock::new();
+/// The guard's link, or `None` if the guard could not be started.
+static GUARD: OnceLock<Option<Guard>> = OnceLock::new();
 
-/// The sending end of the guard's socket, starting the guard if needed; `None` if it cannot
-/// be started (the children then rely on `PR_SET_PDEATHSIG` alone).
-pub(super) fn sender() -> Option<&'static OwnedFd> {
+/// This process's side of the guard.
+pub(super) struct Guard {
+    /// The only sending end of the guard's socket: nothing is ever sent on it; its closing (when
+    /// this process dies) is the guard's end of file.
+    _tx: OwnedFd,
+    /// [`CAPACITY`] slots shared with the guard (`MAP_SHARED`): a process group, or 0.
+    table: &'static [AtomicI32],
+    /// This process's side only: slots below the first count have been used; the list holds
+    /// those given back.
+    free: Mutex<(u32, Vec<u32>)>,
+}
+
+/// The guard, starting it if needed; `None` if it cannot be started (the children then rely on
+/// `PR_SET_PDEATHSIG` alone).
+pub(super) fn guard() -> Option<&'static Guard> {
     GUARD.get_or_init(|| start().ok()).as_ref()
 }
 
-/// In the forked child, before `exec`: registers the child's process group (its pid). Only
-/// async-signal-safe system calls.
-pub(super) fn register_in_child(tx: &OwnedFd) {
-    let pid = rustix::process::getpid().as_raw_nonzero().get();
-    send(tx.as_fd(), pid);
+/// The guard if it has been started (never starts it).
+pub(super) fn started() -> Option<&'static Guard> {
+    GUARD.get().and_then(Option::as_ref)
 }
 
-/// A spawn failed, perhaps after its child registered: drop groups with no member left.
-pub(super) fn purge() {
-    if let Some(Some(tx)) = GUARD.get() {
-        send(tx.as_fd(), 0);
+impl Guard {
+    /// In the parent, right after the spawn returned: registers the child's process group (its
+    /// pid; the child is its group's leader). A store to memory shared with the guard: no
+    /// system call, no wake-up. Returns the slot, `None` if the table is full.
+    pub(super) fn register(&self, pid: u32) -> Option<u32> {
+        let pid = i32::try_from(pid).ok()?;
+        let slot = {
+            let mut free = self.free.lock().ok()?;
+            match free.1.pop() {
+                Some(slot) => slot,
+                None if (free.0 as usize) < CAPACITY => {
+                    free.0 += 1;
+                    free.0 - 1
+                }
+                None => return None,
+            }
+        };
+        self.table.get(slot as usize)?.store(pid, Ordering::Release);
+        Some(slot)
+    }
+
+    /// The `Mux` has let go of the child registered in `slot`.
+    pub(super) fn forget(&self, slot: u32) {
+        if let Some(entry) = self.table.get(slot as usize) {
+            entry.store(0, Ordering::Release);
+            if let Ok(mut free) = self.free.lock() {
+                free.1.push(slot);
+            }
+        }
     }
 }
 
-/// The `Mux` has let go of the child whose group is `pid`.
-pub(super) fn forget(pid: u32) {
-    if let (Some(Some(tx)), Ok(pid)) = (GUARD.get(), i32::try_from(pid)) {
-        send(tx.as_fd(), -pid);
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard").finish_non_exhaustive()
     }
 }
 
-fn send(tx: BorrowedFd<'_>, message: i32) {
-    let _ = rustix::net::send(
-        tx,
-        &message.to_ne_bytes(),
-        SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
-    );
-}
-
-fn start() -> io::Result<OwnedFd> {
+fn start() -> io::Result<Guard> {
     let (tx, rx) = rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::SEQPACKET,
         SocketFlags::CLOEXEC,
         None,
     )?;
-    // Allocated here: after `fork` in a multithreaded process the guard must not allocate.
-    // Zeroed, so its pages are only touched as the table fills.
-    let mut table = vec![0i32; CAPACITY];
+    let bytes = CAPACITY * std::mem::size_of::<AtomicI32>();
+    // SAFETY: a fresh anonymous shared mapping (zero-filled, so every slot is 0, pages touched
+    // only as used); never unmapped, so the `'static` slice below stays valid.
+    let table = unsafe {
+        let ptr = libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        std::slice::from_raw_parts(ptr.cast::<AtomicI32>(), CAPACITY)
+    };
     let rx_raw = rx.as_raw_fd();
     // SAFETY: after `fork` in a (possibly) multithreaded process, the child may only make
     // async-signal-safe calls. The intermediate child only forks again and `_exit`s; the guard
-    // runs `guard_main`, which makes only raw system calls, writes only to its stack and to
-    // `table` (allocated before the fork, never freed or grown) and never returns.
+    // runs `guard_main`, which makes only raw system calls, reads only its stack and `table`
+    // (a mapping that is never unmapped) and never returns.
     let intermediate = unsafe { libc::fork() };
     match intermediate {
         -1 => Err(io::Error::last_os_error()),
@@ -101,7 +145,7 @@ fn start() -> io::Result<OwnedFd> {
             // SAFETY: as above.
             match unsafe { libc::fork() } {
                 // SAFETY: as above; `rx_raw` is open in this process.
-                0 => unsafe { guard_main(rx_raw, &mut table) },
+                0 => unsafe { guard_main(rx_raw, table) },
                 // SAFETY: `_exit` is async-signal-safe and skips atexit handlers and unwinding.
                 -1 => unsafe { libc::_exit(1) },
                 // SAFETY: as above.
@@ -112,7 +156,7 @@ fn start() -> io::Result<OwnedFd> {
             drop(rx);
             let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("fork returned 0"))?;
             // The intermediate exits at once. ECHILD: code elsewhere reaped it (`waitpid(-1)`);
-            // the guard most likely runs, and if not, sends fail harmlessly.
+            // the guard most likely runs, and if not, its children are not covered.
             let status = loop {
                 match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
                     Err(rustix::io::Errno::INTR) => continue,
@@ -123,64 +167,37 @@ fn start() -> io::Result<OwnedFd> {
             if status.is_some_and(|s| s.exit_status() != Some(0)) {
                 return Err(io::Error::other("could not start the group guard"));
             }
-            Ok(tx)
+            Ok(Guard {
+                _tx: tx,
+                table,
+                free: Mutex::new((0, Vec::new())),
+            })
         }
     }
 }
 
-/// The guard: remembers groups until end of file, then kills them.
+/// The guard: waits for end of file, then kills the groups in the shared table.
 ///
 /// # Safety
 /// Must run in a freshly forked child, with `rx` open; it never returns.
-unsafe fn guard_main(rx: RawFd, table: &mut [i32]) -> ! {
+unsafe fn guard_main(rx: RawFd, table: &[AtomicI32]) -> ! {
     let _ = rustix::process::setsid();
     close_all_but(rx);
     reset_signals();
     let _ = rustix::thread::set_name(c"spawnmux-guard");
     // SAFETY: `rx` is open (kept by `close_all_but`) and this process never closes it.
     let rx = unsafe { BorrowedFd::borrow_raw(rx) };
-    let mut len = 0usize;
     let mut buf = [0u8; 4];
     loop {
         match rustix::net::recv(rx, &mut buf, RecvFlags::empty()) {
             // End of file: every sender is gone, the process is dead.
             Ok((0, _)) => break,
-            Ok((4, _)) => {
-                let message = i32::from_ne_bytes(buf);
-                if message > 0 {
-                    if let Some(slot) = table.get_mut(len) {
-                        *slot = message;
-                        len += 1;
-                    }
-                } else if message == 0 {
-                    let mut i = 0;
-                    while i < len {
-                        let group = table.get(i).copied().unwrap_or(0);
-                        let empty = Pid::from_raw(group).is_none_or(|pid| {
-                            rustix::process::test_kill_process_group(pid)
-                                == Err(rustix::io::Errno::SRCH)
-                        });
-                        if empty {
-                            len -= 1;
-                            table.swap(i, len);
-                        } else {
-                            i += 1;
-                        }
-                    }
-                } else if let Some(i) = table
-                    .get(..len)
-                    .and_then(|live| live.iter().position(|&p| p == message.wrapping_neg()))
-                {
-                    len -= 1;
-                    table.swap(i, len);
-                }
-            }
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(_) => break,
         }
     }
-    for &group in table.get(..len).unwrap_or_default() {
-        if let Some(pid) = Pid::from_raw(group) {
+    for entry in table {
+        if let Some(pid) = Pid::from_raw(entry.load(Ordering::Acquire)) {
             let _ = rustix::process::kill_process_group(pid, Signal::KILL);
         }
     }

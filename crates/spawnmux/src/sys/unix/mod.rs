@@ -3,8 +3,9 @@
 //! child; exits from pidfd (Linux), kqueue `EVFILT_PROC` (macOS, BSD) or a SIGCHLD self-pipe.
 //!
 //! Cost per child: two or three pipe fds and, on Linux, one pidfd. No threads: the only thread
-//! spawnmux may start is the process-wide spawner used for `PR_SET_PDEATHSIG` (see `spawn.rs`);
-//! the only helper process is the process-wide group guard (Linux, `guard.rs`).
+//! spawnmux may start is the process-wide spawner used for `PR_SET_PDEATHSIG` when the group
+//! guard cannot be started (see `spawn.rs`); the only helper process is the process-wide group
+//! guard (Linux, `guard.rs`).
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;

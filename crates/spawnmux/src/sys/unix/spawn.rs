@@ -1,7 +1,10 @@
 //! Spawning on Unix: `std::process::Command` (exec errors reported, CLOEXEC everywhere,
 //! `posix_spawn` when no `pre_exec` hook is needed), one process group per child.
 //!
-//! # `PR_SET_PDEATHSIG` and threads (Linux)
+//! `die_with_parent` (Linux) is the group guard (`guard.rs`), told about each child by the
+//! parent right after the spawn, so `posix_spawn` stays in use.
+//!
+//! # `PR_SET_PDEATHSIG` and threads (Linux, only when the guard cannot be started)
 //! The parent-death signal fires when the *thread* that forked the child exits, not the
 //! process. A `Mux` may be driven from a worker thread (or, in tests, a test thread) that ends
 //! while the program goes on, which would kill its children. So a child with
@@ -25,16 +28,19 @@ use crate::sys::{Signal, Spawned};
 pub(crate) struct Process {
     child: Child,
     exit: Option<Exit>,
-    /// Registered with the group guard (Linux, `die_with_parent`).
+    /// Its slot in the group guard's table (Linux, `die_with_parent`).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    guarded: bool,
+    guarded: Option<u32>,
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if self.guarded {
-            super::guard::forget(self.child.id());
+        if let Some(slot) = self.guarded {
+            // Started: the slot came from it.
+            if let Some(guard) = super::guard::started() {
+                guard.forget(slot);
+            }
         }
     }
 }
@@ -139,24 +145,23 @@ fn build(cmd: &Command) -> io::Result<std::process::Command> {
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
     let mut std_cmd = build(cmd)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let (mut child, guarded) = if cmd.die_with_parent {
-        let guard = super::guard::sender();
-        pdeathsig::install(&mut std_cmd, guard);
-        match pdeathsig::spawn(std_cmd) {
-            Ok(child) => (child, guard.is_some()),
-            Err(e) => {
-                // The child may have registered before its exec failed.
-                if guard.is_some() {
-                    super::guard::purge();
-                }
-                return Err(e);
-            }
-        }
+    let (mut child, guarded) = if !cmd.die_with_parent {
+        (std_cmd.spawn()?, None)
+    } else if let Some(guard) = super::guard::guard() {
+        // No `pre_exec` hook: std takes its `posix_spawn` path (a `CLONE_VFORK` clone in
+        // glibc and musl), and the parent registers the group as soon as the spawn returns.
+        // The window this leaves is described in ARCHITECTURE.md ("Spawning (Unix)").
+        let child = std_cmd.spawn()?;
+        let slot = guard.register(child.id());
+        (child, slot)
     } else {
-        (std_cmd.spawn()?, false)
+        // No guard (it could not be started): `PR_SET_PDEATHSIG` for the direct child, which
+        // needs a `pre_exec` hook and so std's fork path.
+        pdeathsig::install(&mut std_cmd);
+        (pdeathsig::spawn(std_cmd)?, None)
     };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let (mut child, guarded) = (std_cmd.spawn()?, false);
+    let (mut child, guarded) = (std_cmd.spawn()?, None);
     let stdin = child.stdin.take().map(|p| Writer::new(OwnedFd::from(p)));
     let stdout = child.stdout.take().map(|p| Reader::new(OwnedFd::from(p)));
     let stderr = child.stderr.take().map(|p| Reader::new(OwnedFd::from(p)));
@@ -193,27 +198,19 @@ mod pdeathsig {
 
     type Job = (std::process::Command, mpsc::SyncSender<io::Result<Child>>);
 
-    /// Makes the child get SIGKILL when the forking thread (see the module doc) dies, and
-    /// registers its process group with the group guard (`guard.rs`), if there is one.
-    pub(super) fn install(
-        cmd: &mut std::process::Command,
-        guard: Option<&'static std::os::fd::OwnedFd>,
-    ) {
+    /// Makes the child get SIGKILL when the forking thread (see the module doc) dies. Used
+    /// only when the group guard (`guard.rs`) could not be started.
+    pub(super) fn install(cmd: &mut std::process::Command) {
         let parent = getpid();
         // SAFETY: the hook runs in the forked child before exec and only makes raw,
-        // async-signal-safe system calls (prctl, getppid, getpid, send); it allocates nothing
-        // and takes no lock.
+        // async-signal-safe system calls (prctl, getppid); it allocates nothing and takes no
+        // lock.
         unsafe {
             cmd.pre_exec(move || {
                 rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
                 // The parent may have died before prctl: then we were already reparented.
                 if getppid() != Some(parent) {
                     return Err(io::Error::from(io::ErrorKind::Other));
-                }
-                // Before exec, so before this child can start any process of its own. The
-                // group is ours (`process_group(0)` has run).
-                if let Some(tx) = guard {
-                    super::super::guard::register_in_child(tx);
                 }
                 Ok(())
             });
