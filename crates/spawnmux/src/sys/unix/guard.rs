@@ -7,8 +7,9 @@
 //! notices the death: the guard.
 //!
 //! - **One per process, started at the first `die_with_parent` spawn**, not per child and not
-//!   a thread. It is forked twice (so it is not our child: no zombie, no `SIGCHLD`, invisible to
-//!   `waitpid`), calls `setsid` (no terminal signals, in no group that we signal), closes every
+//!   a thread. It is forked twice (so it is not our child: no zombie, no `SIGCHLD`, invisible
+//!   to `waitpid`; unless this process is a child subreaper, as `spawnmux run` is, which then
+//!   adopts it), calls `setsid` (no terminal signals, in no group that we signal), closes every
 //!   inherited fd but its end of the socket, resets signal dispositions and the signal mask, and
 //!   names itself `spawnmux-guard`.
 //! - **Registration from the parent, right after the spawn, in shared memory**: the child is
