@@ -29,12 +29,8 @@ use clap::Parser;
 pub fn run() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
-        cli::Cmd::Run(mut args) => match load::load(&args) {
-            Ok(spec) => {
-                // Stopping on any exit covers stopping on a failure.
-                args.kill_others_on_fail |= args.kill_others;
-                runner::run(spec, &args)
-            }
+        cli::Cmd::Run(args) => match load::load(&args) {
+            Ok(spec) => runner::run(spec, &args),
             Err(err) => {
                 let _ = writeln!(std::io::stderr(), "spawnmux: {err}");
                 return ExitCode::from(2);

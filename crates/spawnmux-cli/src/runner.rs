@@ -415,7 +415,15 @@ impl Runner {
 
     /// Whether the `Mux` still has `id` (unreaped, or a stream still open).
     fn holds(&self, id: Option<ChildId>) -> bool {
-        id.is_some_and(|id| self.mux.children().any(|c| c == id))
+        id.is_some_and(|id| self.mux.pid(id).is_some())
+    }
+
+    /// The pids the `Mux` still has to reap: a reaping pass must leave them alone.
+    fn owned_pids(&self) -> HashSet<u32> {
+        self.mux
+            .children()
+            .filter_map(|c| self.mux.pid(c))
+            .collect()
     }
 
     /// Reaps the orphans that came back to us (we are a subreaper, or PID 1), never one of
@@ -424,12 +432,7 @@ impl Runner {
         if !self.reap_pending && self.reap_retry.is_none_or(|t| t > Instant::now()) {
             return Ok(());
         }
-        let owned: HashSet<u32> = self
-            .mux
-            .children()
-            .filter_map(|c| self.mux.pid(c))
-            .collect();
-        let r = tree::reap_orphans(&owned);
+        let r = tree::reap_orphans(&self.owned_pids());
         self.reap_pending = false;
         self.reap_retry = r.blocked.then(|| Instant::now() + TREE_CHECK);
         Ok(())
@@ -461,11 +464,7 @@ impl Runner {
         loop {
             // The `Mux` may still own children here only after an error ended the loop; its
             // drop kills and reaps them.
-            let owned: HashSet<u32> = self
-                .mux
-                .children()
-                .filter_map(|c| self.mux.pid(c))
-                .collect();
+            let owned = self.owned_pids();
             tree::reap_orphans(&owned);
             let left: Vec<u32> = tree::descendants()
                 .into_iter()
@@ -493,8 +492,12 @@ impl Runner {
     fn on_event(&mut self, event: Event<'_>) -> io::Result<()> {
         match event {
             Event::Output(out) => {
-                self.log.output(self.ids.get(&out.child).copied(), &out)?;
-                if let Some(i) = self.index_of(out.child) {
+                let helper = self.ids.get(&out.child).copied();
+                self.log.output(helper, &out)?;
+                let running = helper.filter(|&i| {
+                    matches!(self.helpers[i].state, State::Running { id, .. } if id == out.child)
+                });
+                if let Some(i) = running {
                     let h = &self.helpers[i];
                     let hit = h.spec.ready_line.as_deref().is_some_and(|needle| {
                         !h.ready
@@ -910,7 +913,7 @@ impl Runner {
                 // left of its group (a server that closed its output but holds its port) is
                 // killed now; the helper is done once the group is empty.
                 State::Draining { id, pid, then, .. } => {
-                    if !id.is_some_and(|id| self.mux.children().any(|c| c == id)) {
+                    if id.is_none_or(|id| self.mux.pid(id).is_none()) {
                         tree::signal_group(pid, tree::SIGKILL);
                     }
                     h.state = State::Draining {

@@ -104,30 +104,37 @@ mod unix_common {
         }
     }
 
+    /// `signal` (a number) as rustix's type; `None` for a number this platform does not know.
+    fn os_signal(signal: i32) -> Option<rustix::process::Signal> {
+        rustix::process::Signal::from_named_raw(signal)
+    }
+
     /// Sends `signal` to each pid (errors ignored: it may be gone).
     pub(crate) fn signal_pids(pids: &[u32], signal: i32) {
+        let Some(sig) = os_signal(signal) else {
+            return;
+        };
         for &pid in pids {
-            let Ok(pid) = i32::try_from(pid) else {
-                continue;
-            };
-            // SAFETY: kill has no memory effects; a positive pid names one process.
-            unsafe {
-                libc::kill(pid, signal);
+            if let Some(pid) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(pid, sig);
             }
         }
     }
 
-    /// `killpg(pgid, signal)` (errors ignored).
+    /// `killpg(pgid, signal)` (errors ignored); never for group 1 (init's).
     pub(crate) fn killpg(pgid: u32, signal: i32) {
-        let Ok(pgid) = i32::try_from(pgid) else {
+        let (Some(sig), Some(pgid)) = (
+            os_signal(signal),
+            i32::try_from(pgid)
+                .ok()
+                .filter(|&p| p > 1)
+                .and_then(rustix::process::Pid::from_raw),
+        ) else {
             return;
         };
-        if pgid <= 1 {
-            return;
-        }
-        // SAFETY: killpg has no memory effects.
-        unsafe {
-            libc::killpg(pgid, signal);
-        }
+        let _ = rustix::process::kill_process_group(pgid, sig);
     }
 }
