@@ -815,13 +815,16 @@ impl Runner {
             ),
             _ => format!("{name} left processes running: stopping them"),
         };
-        self.log.event(
-            &name,
-            "stop",
-            fields(&[("count", members.into())]),
-            &msg,
-            false,
-        )?;
+        // During a stop every tree already had its signal: a line per helper would be noise.
+        if self.stopping.is_none() {
+            self.log.event(
+                &name,
+                "stop",
+                fields(&[("count", members.into())]),
+                &msg,
+                false,
+            )?;
+        }
         let signal = self.helpers[i].spec.stop_signal;
         match id {
             Some(id) if holds => {
