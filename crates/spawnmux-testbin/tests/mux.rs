@@ -125,13 +125,17 @@ fn lossless_capture_keeps_empty_lines_in_every_framing_mode() {
     }
 }
 
-/// 64 children flood both streams at once (fan-in): no `wait` returns more than its byte
+/// 64 children (16 on Windows) flood both streams at once (fan-in): no `wait` returns more than its byte
 /// budget (512 KiB, documented on `Events`, plus the one partial line carried over), every
 /// line of every stream arrives in order, and each child's `Exited` still follows all its output.
 #[test]
 fn one_wait_collects_at_most_its_byte_budget_under_fan_in_and_loses_nothing() {
     const BUDGET: usize = 512 * 1024;
-    const CHILDREN: usize = 64;
+    // Under Wine each child is a full Wine process (tens of MiB): with 64 of them starting at
+    // once beside the other tests, CI saw `CreateProcess` fail with ERROR_INTERNAL_ERROR (1359)
+    // inside Wine. 16 children still fill several budgets per wait there. Real Windows is not
+    // known to have this limit; the windows-latest workflow could run 64.
+    const CHILDREN: usize = if cfg!(windows) { 16 } else { 64 };
     const FLOOD: usize = 512 * 1024;
     const WIDTH: usize = 256;
     let mut mux = Mux::new().expect("mux");
