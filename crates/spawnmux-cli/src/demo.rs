@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use spawnmux::{ChildId, Command, Event, Events, Mux, Stream};
 
-use crate::cli::{DemoArgs, DemoChildArgs, DemoTransport};
+use crate::cli::{DemoArgs, DemoChildArgs};
 
 const CTRL_C: u64 = 1;
 
@@ -32,7 +32,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         cmd.args(["demo-child", "--max-sleep-ms"])
             .arg(args.max_sleep_ms.to_string())
             .name("demo-child");
-        set_transport(&mut cmd, args.transport);
+        crate::os::set_transport(&mut cmd, args.transport);
         let id = mux.spawn(&cmd)?;
         pids.insert(id, mux.pid(id).unwrap_or(0));
     }
@@ -69,19 +69,6 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
-
-#[cfg(windows)]
-fn set_transport(cmd: &mut Command, transport: DemoTransport) {
-    use spawnmux::os::windows::{CommandExt, Transport};
-    cmd.transport(match transport {
-        DemoTransport::Pipe => Transport::Pipe,
-        DemoTransport::Socket => Transport::Socket,
-    });
-}
-
-/// Pipes are the only transport outside Windows.
-#[cfg(not(windows))]
-fn set_transport(_: &mut Command, _: DemoTransport) {}
 
 fn print_event(
     out: &mut impl Write,

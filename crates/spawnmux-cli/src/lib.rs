@@ -6,12 +6,13 @@ mod cli;
 mod config;
 mod demo;
 mod load;
+mod os;
 mod output;
 mod procfile;
+mod record;
 mod runner;
-mod signals;
 mod spec;
-mod tree;
+mod supervisor;
 mod watch;
 
 #[doc(hidden)]

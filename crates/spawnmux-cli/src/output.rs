@@ -16,8 +16,7 @@
 //! escape sequences (colours, cursor moves, titles) are removed from `line` unless
 //! `--keep-ansi`; the text log passes every byte through to the terminal.
 //! Lifecycle records: `{"ts":…,"helper":"web","event":"start","level":"info","pid":123,"message":"…"}`
-//! with events start, ready, exit (`code` or `signal`), restart (`attempt`, `delay_ms`),
-//! give_up, stop, error.
+//! (every record, its event name and fields: [`Record`]).
 //!
 //! # Implementation notes
 //! Per output line the log does no allocation and no lookup: each helper's prefixes (name,
@@ -31,10 +30,10 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use chrono::{DateTime, Local, Utc};
-use serde_json::Value;
 use spawnmux::Stream;
 
 use crate::cli::Format;
+use crate::record::Record;
 
 const PALETTE: [&str; 6] = ["36", "33", "32", "35", "34", "91"];
 
@@ -317,29 +316,16 @@ impl<W: Write> Log<W> {
         self.written()
     }
 
-    /// A lifecycle record of `helper` (`event` with extra `fields`), shown in text mode as a
-    /// `spawnmux` line saying `message`.
-    pub(crate) fn event(
-        &mut self,
-        helper: &str,
-        event: &str,
-        fields: Value,
-        message: &str,
-        warn: bool,
-    ) -> io::Result<()> {
-        self.event_at(helper, event, fields, message, warn, Utc::now())
+    /// One of spawnmux's own records: in text a `spawnmux` line saying its message, in JSON
+    /// its event, level and fields.
+    pub(crate) fn record(&mut self, record: &Record) -> io::Result<()> {
+        self.record_at(record, Utc::now())
     }
 
-    fn event_at(
-        &mut self,
-        helper: &str,
-        event: &str,
-        fields: Value,
-        message: &str,
-        warn: bool,
-        now: DateTime<Utc>,
-    ) -> io::Result<()> {
+    fn record_at(&mut self, record: &Record, now: DateTime<Utc>) -> io::Result<()> {
         let buf = &mut self.buf;
+        let warn = record.warn();
+        let message = record.message();
         match self.format {
             Format::Text => {
                 if self.timestamps {
@@ -353,25 +339,23 @@ impl<W: Write> Log<W> {
                 buf.extend_from_slice(b"{\"ts\":\"");
                 self.clock.json(now, buf);
                 buf.extend_from_slice(b"\",\"helper\":");
-                json_str(buf, helper);
+                json_str(buf, record.helper());
                 buf.extend_from_slice(b",\"event\":");
-                json_str(buf, event);
+                json_str(buf, record.event());
                 buf.extend_from_slice(if warn {
                     b",\"level\":\"warning\""
                 } else {
                     b",\"level\":\"info\""
                 });
-                if let Value::Object(extra) = fields {
-                    for (k, v) in &extra {
-                        buf.push(b',');
-                        json_str(buf, k);
-                        buf.push(b':');
-                        // Serialising a Value into a Vec cannot fail.
-                        let _ = serde_json::to_writer(&mut *buf, v);
-                    }
+                for (k, v) in record.fields() {
+                    buf.push(b',');
+                    json_str(buf, k);
+                    buf.push(b':');
+                    // Serialising a Value into a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut *buf, &v);
                 }
                 buf.extend_from_slice(b",\"message\":");
-                json_str(buf, message);
+                json_str(buf, &message);
                 buf.extend_from_slice(b"}\n");
             }
         }
@@ -500,19 +484,10 @@ pub(crate) fn strip_ansi(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     out.into()
 }
 
-/// `{"pid": n}` and friends.
-pub(crate) fn fields(pairs: &[(&str, Value)]) -> Value {
-    Value::Object(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     use chrono::TimeZone;
     use serde_json::Map;
@@ -665,7 +640,7 @@ mod tests {
         cont.continued = true;
         plain.output_at(Some(0), &cont, t).expect("log");
         plain
-            .event_at("a", "stop", Value::Null, "a stopped", false, t)
+            .record_at(&Record::Note("a stopped".into()), t)
             .expect("log");
         assert_eq!(
             written(&mut plain),
@@ -724,22 +699,19 @@ mod tests {
     fn json_lifecycle_records_have_every_field() {
         let mut log = log(Format::Json, false, false, &["web"]);
         let t = at(1_795_543_200_123);
-        log.event_at(
-            "web",
-            "restart",
-            fields(&[("attempt", 2.into()), ("delay_ms", 1500.into())]),
-            "web \"restarts\"",
-            true,
-            t,
-        )
-        .expect("log");
-        log.event_at("spawnmux", "stop", Value::Null, "stopping", false, t)
+        let restart = Record::Restart {
+            helper: "web".into(),
+            attempt: 2,
+            delay: std::time::Duration::from_millis(1500),
+        };
+        log.record_at(&restart, t).expect("log");
+        log.record_at(&Record::Note("say \"hi\"".into()), t)
             .expect("log");
         let out = String::from_utf8(written(&mut log)).expect("UTF-8");
         assert_eq!(
             out,
-            "{\"ts\":\"2026-11-24T18:00:00.123Z\",\"helper\":\"web\",\"event\":\"restart\",\"level\":\"warning\",\"attempt\":2,\"delay_ms\":1500,\"message\":\"web \\\"restarts\\\"\"}\n\
-             {\"ts\":\"2026-11-24T18:00:00.123Z\",\"helper\":\"spawnmux\",\"event\":\"stop\",\"level\":\"info\",\"message\":\"stopping\"}\n"
+            "{\"ts\":\"2026-11-24T18:00:00.123Z\",\"helper\":\"web\",\"event\":\"restart\",\"level\":\"warning\",\"attempt\":2,\"delay_ms\":1500,\"message\":\"restarting web in 1.5s (attempt 2)\"}\n\
+             {\"ts\":\"2026-11-24T18:00:00.123Z\",\"helper\":\"spawnmux\",\"event\":\"note\",\"level\":\"info\",\"message\":\"say \\\"hi\\\"\"}\n"
         );
     }
 
@@ -818,8 +790,7 @@ mod tests {
         );
         assert!(!log.pending());
         // Later records are dropped without another write attempt.
-        log.event_at("spawnmux", "stop", Value::Null, "stopping", false, t)
-            .expect("log");
+        log.record_at(&Record::SecondSignal, t).expect("log");
         log.flush().expect("flush");
         assert_eq!(log.out.writes, 1);
         assert!(!log.pending());

@@ -25,8 +25,6 @@ use notify::{RecursiveMode, Watcher};
 
 use crate::spec::WatchSpec;
 
-/// The `Waker` token of the watcher.
-pub(crate) const WAKE_TOKEN: u64 = 1 << 40;
 /// `--poll` / `poll = true` without an interval.
 pub(crate) const DEFAULT_POLL: Duration = Duration::from_secs(1);
 

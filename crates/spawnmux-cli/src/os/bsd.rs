@@ -3,8 +3,6 @@
 //! init within moments). No subreaper (FreeBSD's `procctl(PROC_REAP_ACQUIRE)` would be one:
 //! not done), so no orphan comes back to us and there is no descendant sweep.
 
-pub(crate) use super::unix_common::{reap_orphans, signal_pids};
-
 /// `group_members` says 1 for "some".
 pub(crate) const COUNT_IS_EXACT: bool = false;
 
@@ -23,7 +21,7 @@ pub(crate) fn group_members(pgid: u32) -> usize {
 /// `signal` to group `pgid` if it has members.
 pub(crate) fn signal_group(pgid: u32, signal: i32) {
     if group_members(pgid) > 0 {
-        super::unix_common::killpg(pgid, signal);
+        super::unix::killpg(pgid, signal);
     }
 }
 

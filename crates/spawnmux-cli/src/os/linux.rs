@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-pub(crate) use super::unix_common::{reap_orphans, signal_pids};
-
 /// `group_members` counts exactly.
 pub(crate) const COUNT_IS_EXACT: bool = true;
 
@@ -78,7 +76,7 @@ pub(crate) fn group_members(pgid: u32) -> usize {
 /// the kernel gives no new process a pid that is an existing group's id).
 pub(crate) fn signal_group(pgid: u32, signal: i32) {
     if group_members(pgid) > 0 {
-        super::unix_common::killpg(pgid, signal);
+        super::unix::killpg(pgid, signal);
     }
 }
 

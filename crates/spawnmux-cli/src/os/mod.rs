@@ -1,0 +1,87 @@
+//! The command's one platform seam (the library's is `spawnmux::sys`). Everything the runner
+//! does differently per platform is here, with the same signatures everywhere:
+//!
+//! Signals and stops
+//! - `install(mux) -> Signals`: the stop signals (SIGINT, SIGTERM, SIGHUP; Windows: Ctrl+C,
+//!   Ctrl+Break, console close) and SIGCHLD reach the runner's loop, as `Mux` sources (Unix)
+//!   or a [`Wake::Interrupt`] wake-up (Windows). `Signals::drain(mux, source)` names the
+//!   signals a source stands for; `is_child_exit(sig)`.
+//! - `signal_name(sig)`; `SIGINT`, `SIGTERM`, `SIGKILL` (Windows: the POSIX numbers, used
+//!   only as names: a stop there is the library's `terminate`).
+//! - `send_stop(mux, child, signal)`: a helper's stop signal to its process group (Windows:
+//!   `Mux::terminate`).
+//! - `shell(line) -> Command`: `sh -c LINE` / `cmd /d /c LINE`.
+//!
+//! Process trees (what is left of a helper once its main process has gone)
+//! - `group_members(pgid) -> usize`: live members of a helper's process group (its first
+//!   process's pid). Zombies never count: a dead process is not "still running". Linux counts
+//!   them from `/proc`; other Unixes can only tell "some" (1) or none (0) with `killpg(pgid, 0)`,
+//!   which also sees zombies (`COUNT_IS_EXACT` = false); Windows has no groups (0: the job
+//!   object of the child ends the tree when the `Mux` lets go of it or kills it).
+//! - `signal_group(pgid, signal)`: a signal to every member, if the group still has members.
+//! - `become_subreaper()`: Linux `PR_SET_CHILD_SUBREAPER`, so that orphaned descendants of the
+//!   helpers (a shell's child after the shell exited, a daemon that `setsid`ed) are re-parented
+//!   to spawnmux instead of init. Elsewhere: nothing (`false`).
+//! - `reap_orphans(owned) -> Reaped`: reaps exited children that the `Mux` does not own (the
+//!   orphans re-parented to us, or, as PID 1, anything); see the function for how the `Mux`'s
+//!   own children are left alone.
+//! - `descendants() -> Vec<u32>`: live descendants of this process (Linux), except the
+//!   library's group guard; the final sweep stops them.
+//! - `signal_pids(pids, signal)`.
+//!
+//! The demo
+//! - `set_transport(cmd, transport)`: Windows' socket or pipe transport; nothing elsewhere.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::*;
+
+#[cfg(all(unix, not(target_os = "linux")))]
+mod bsd;
+#[cfg(all(unix, not(target_os = "linux")))]
+pub(crate) use bsd::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+
+/// Result of [`reap_orphans`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reaped {
+    /// Orphans reaped in this pass.
+    pub(crate) count: usize,
+    /// The pass stopped at an exited child that the `Mux` owns (and will reap itself):
+    /// look again once the `Mux` has done so.
+    pub(crate) blocked: bool,
+}
+
+/// The runner's wake-up tokens (`Event::Woken`): who woke the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Windows: Ctrl+C, Ctrl+Break or the console closing (SIGINT).
+    Interrupt,
+    /// The file watcher's thread collected changes.
+    Watch,
+}
+
+impl Wake {
+    pub(crate) fn token(self) -> u64 {
+        match self {
+            Wake::Interrupt => 1,
+            Wake::Watch => 2,
+        }
+    }
+
+    pub(crate) fn from_token(token: u64) -> Option<Wake> {
+        [Wake::Interrupt, Wake::Watch]
+            .into_iter()
+            .find(|w| w.token() == token)
+    }
+}

@@ -1,0 +1,497 @@
+//! spawnmux's own log records: what happened to a helper (started, ready, exited, restarted…)
+//! or to the run (a signal, a change, a rebuild loop). The supervisor produces them, the
+//! [`Log`](crate::output::Log) writes them. Each record has one text rendering
+//! ([`Record::message`]: the `spawnmux | …` line) and one JSON rendering (its
+//! [`event`](Record::event) name, [`level`](Record::warn) and [`fields`](Record::fields)),
+//! so the two formats always say the same thing.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use spawnmux::Exit;
+
+/// The helper name of records about the run as a whole.
+pub(crate) const RUN: &str = "spawnmux";
+
+/// How a helper's main process ended, as the `exit` record tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ended {
+    /// It exited on its own (or was stopped with everything else): `web exited (…)`.
+    Exited,
+    /// It was stopped to be started again (watch mode): `web stopped (…)`.
+    Replaced,
+    /// The rebuild command finished after `took`: `build succeeded in 1.2s`.
+    Build { took: Duration },
+}
+
+/// Processes a helper left behind once its main process ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Leftovers {
+    /// Live members of its process group (0: only a process outside it holds a pipe).
+    pub(crate) count: usize,
+    /// Whether `count` is exact (Linux) or only says "some" (other Unixes).
+    pub(crate) exact: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Record {
+    /// A remark of the loader (`RunSpec::notes`).
+    Note(String),
+    Start {
+        helper: String,
+        pid: u32,
+        command: String,
+    },
+    Ready {
+        helper: String,
+    },
+    /// A dependency ended without ever being ready: `helper` is not started.
+    NotStarted {
+        helper: String,
+        dependency: String,
+    },
+    CannotStart {
+        helper: String,
+        error: String,
+    },
+    Exit {
+        helper: String,
+        exit: Exit,
+        ended: Ended,
+        /// Shown as a warning (a failure outside a stop).
+        warn: bool,
+    },
+    ReadyTimeout {
+        helper: String,
+        timeout: Duration,
+        line: String,
+    },
+    Waiting {
+        helper: String,
+        missing: Vec<String>,
+        waited: Duration,
+    },
+    GiveUp {
+        helper: String,
+        restarts: u32,
+    },
+    /// The restart policy starts `helper` again after `delay`.
+    Restart {
+        helper: String,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// Watch mode restarts a running helper (`running`) or starts an ended one again.
+    RestartForChange {
+        helper: String,
+        why: String,
+        running: bool,
+    },
+    /// The main process ended and left processes behind: they get the stop signal.
+    LeftBehind {
+        helper: String,
+        left: Leftovers,
+    },
+    /// Processes left behind outlived `timeout` after the stop signal: they are killed.
+    KillLeftovers {
+        helper: String,
+        left: Leftovers,
+        timeout: Duration,
+    },
+    /// Killed processes did not go away either: the helper goes on without them.
+    LeftoversStuck {
+        helper: String,
+    },
+    /// The main process did not exit within its stop timeout: it is killed.
+    KillMain {
+        helper: String,
+    },
+    /// `--kill-others` / `--kill-others-on-fail` stops the run.
+    KillOthers {
+        helper: String,
+        code: i32,
+        on_fail: bool,
+    },
+    /// A stop signal arrived (`name`, e.g. `SIGINT`; `None`: another number).
+    GotSignal {
+        signal: i32,
+        name: Option<&'static str>,
+    },
+    SecondSignal,
+    /// The final sweep stops `count` processes that escaped the helpers' groups.
+    Sweep {
+        count: usize,
+    },
+    /// A watch problem, or a change to what is watched (`warn`: a problem).
+    Watch {
+        message: String,
+        warn: bool,
+    },
+    ChangeIgnored {
+        shown: String,
+    },
+    /// A change during the build stops it to start it again (`on_busy = restart`).
+    StopBuildForChange {
+        helper: String,
+    },
+    Change {
+        paths: Vec<String>,
+        count: usize,
+        shown: String,
+    },
+    RebuildLoop {
+        paths: Vec<String>,
+        count: usize,
+        shown: String,
+    },
+    BuildFailed,
+}
+
+impl Record {
+    /// The helper the record is about (`spawnmux` for the run).
+    pub(crate) fn helper(&self) -> &str {
+        use Record::*;
+        match self {
+            Start { helper, .. }
+            | Ready { helper }
+            | NotStarted { helper, .. }
+            | CannotStart { helper, .. }
+            | Exit { helper, .. }
+            | ReadyTimeout { helper, .. }
+            | Waiting { helper, .. }
+            | GiveUp { helper, .. }
+            | Restart { helper, .. }
+            | RestartForChange { helper, .. }
+            | LeftBehind { helper, .. }
+            | KillLeftovers { helper, .. }
+            | LeftoversStuck { helper }
+            | KillMain { helper }
+            | StopBuildForChange { helper } => helper,
+            Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
+            Watch { .. } | ChangeIgnored { .. } | Change { .. } | RebuildLoop { .. } => RUN,
+            BuildFailed => RUN,
+        }
+    }
+
+    /// The JSON `event` name.
+    pub(crate) fn event(&self) -> &'static str {
+        use Record::*;
+        match self {
+            Note(_) => "note",
+            Start { .. } => "start",
+            Ready { .. } => "ready",
+            NotStarted { .. } | CannotStart { .. } => "error",
+            Exit { .. } => "exit",
+            ReadyTimeout { .. } => "ready_timeout",
+            Waiting { .. } => "waiting",
+            GiveUp { .. } => "give_up",
+            Restart { .. } | RestartForChange { .. } => "restart",
+            LeftBehind { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => {
+                "stop"
+            }
+            KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => "stop",
+            StopBuildForChange { .. } => "stop",
+            Watch { warn: true, .. } => "watch_error",
+            Watch { .. } => "watch",
+            ChangeIgnored { .. } => "change_ignored",
+            Change { .. } => "change",
+            RebuildLoop { .. } => "rebuild_loop",
+            BuildFailed => "build_failed",
+        }
+    }
+
+    /// Level warning (else info).
+    pub(crate) fn warn(&self) -> bool {
+        use Record::*;
+        match self {
+            NotStarted { .. } | CannotStart { .. } | ReadyTimeout { .. } | GiveUp { .. } => true,
+            Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
+            SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
+            Exit { warn, .. } | Watch { warn, .. } => *warn,
+            KillOthers { code, on_fail, .. } => *on_fail || *code != 0,
+            _ => false,
+        }
+    }
+
+    /// The JSON fields besides `ts`, `helper`, `event`, `level` and `message`.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, Value)> {
+        use Record::*;
+        let ms = |d: &Duration| Value::from(d.as_millis() as u64);
+        match self {
+            Start { pid, .. } => vec![("pid", (*pid).into())],
+            Exit { exit, ended, .. } => {
+                let mut f = vec![match exit {
+                    spawnmux::Exit::Signal(s) => ("signal", (*s).into()),
+                    other => ("code", other.code().unwrap_or(1).into()),
+                }];
+                if let Ended::Build { took } = ended {
+                    f.push(("duration_ms", ms(took)));
+                }
+                f
+            }
+            ReadyTimeout { timeout, .. } => vec![("timeout_ms", ms(timeout))],
+            Waiting {
+                missing, waited, ..
+            } => vec![
+                ("waiting_for", missing.clone().into()),
+                ("waited_s", waited.as_secs().into()),
+            ],
+            GiveUp { restarts, .. } => vec![("restarts", (*restarts).into())],
+            Restart { attempt, delay, .. } => {
+                vec![("attempt", (*attempt).into()), ("delay_ms", ms(delay))]
+            }
+            LeftBehind { left, .. } | KillLeftovers { left, .. } => {
+                vec![("count", left.count.into())]
+            }
+            Sweep { count } => vec![("count", (*count).into())],
+            GotSignal { signal, .. } => vec![("signal", (*signal).into())],
+            Change { paths, count, .. } | RebuildLoop { paths, count, .. } => {
+                vec![("paths", paths.clone().into()), ("count", (*count).into())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The text of the record (the text log's line, the JSON `message`).
+    pub(crate) fn message(&self) -> String {
+        use Record::*;
+        match self {
+            Note(text) => text.clone(),
+            Start {
+                helper,
+                pid,
+                command,
+            } => format!("{helper} started: {command} (pid {pid})"),
+            Ready { helper } => format!("{helper} is ready"),
+            NotStarted { helper, dependency } => {
+                format!("{helper} not started: {dependency} ended before it was ready")
+            }
+            CannotStart { helper, error } => format!("{helper} cannot start: {error}"),
+            Exit {
+                helper,
+                exit,
+                ended,
+                ..
+            } => exit_message(helper, exit, ended),
+            ReadyTimeout {
+                helper,
+                timeout,
+                line,
+            } => format!(
+                "{helper} was not ready after {}: no line contained {line:?}; stopping it (it counts as failed)",
+                humantime::format_duration(*timeout),
+            ),
+            Waiting {
+                helper,
+                missing,
+                waited,
+            } => format!(
+                "{helper} waits for {} to be ready: {}s",
+                missing.join(", "),
+                waited.as_secs()
+            ),
+            GiveUp { helper, restarts } => format!(
+                "giving up on {helper} after {}",
+                plural(*restarts as usize, "restart")
+            ),
+            Restart {
+                helper,
+                attempt,
+                delay,
+            } => format!(
+                "restarting {helper} in {}s (attempt {attempt})",
+                delay.as_secs_f32()
+            ),
+            RestartForChange {
+                helper,
+                why,
+                running: true,
+            } => format!("restarting {helper}: {why}"),
+            RestartForChange { helper, why, .. } => format!("starting {helper} again: {why}"),
+            _ => self.stop_or_watch_message(),
+        }
+    }
+
+    /// [`Record::message`] for the stop sequence and watch mode.
+    fn stop_or_watch_message(&self) -> String {
+        use Record::*;
+        match self {
+            LeftBehind { helper, left } => left_behind(helper, *left),
+            KillLeftovers {
+                helper,
+                left,
+                timeout,
+            } => kill_leftovers(helper, *left, *timeout),
+            LeftoversStuck { helper } => {
+                format!("{helper}'s old processes did not go away; going on without them")
+            }
+            KillMain { helper } => format!("{helper} did not stop in time: killing it"),
+            KillOthers {
+                helper,
+                on_fail: false,
+                ..
+            } => format!("{helper} ended: stopping the others (--kill-others)"),
+            KillOthers { helper, .. } => {
+                format!("{helper} failed: stopping the others (--kill-others-on-fail)")
+            }
+            GotSignal { signal, name } => {
+                let again = if *signal == crate::os::SIGINT {
+                    " (Ctrl-C again kills them at once)"
+                } else {
+                    " (the same signal again kills them at once)"
+                };
+                let name = name.unwrap_or("a signal");
+                format!("got {name}: stopping every helper{again}")
+            }
+            SecondSignal => "second signal: killing everything now".to_string(),
+            Sweep { count } => format!(
+                "{} left by the helpers still running: stopping {}",
+                plural(*count, "process"),
+                them(*count)
+            ),
+            Watch { message, .. } => message.clone(),
+            ChangeIgnored { shown } => {
+                format!("change during the build ignored (on_busy = ignore): {shown}")
+            }
+            StopBuildForChange { helper } => format!(
+                "files changed during the build: stopping {helper} to start it again (on_busy = restart)"
+            ),
+            Change { shown, .. } => format!("change: {shown}"),
+            RebuildLoop { shown, .. } => format!(
+                "rebuild loop: each build changes watched files ({shown}); their changes during a build no longer trigger one. Add them to [watch] ignore or output."
+            ),
+            BuildFailed => "the build failed: helpers not restarted".to_string(),
+            _ => unreachable!("message() renders the others"),
+        }
+    }
+}
+
+fn exit_message(helper: &str, exit: &Exit, ended: &Ended) -> String {
+    match ended {
+        Ended::Exited => format!("{helper} exited ({exit})"),
+        Ended::Replaced => format!("{helper} stopped ({exit})"),
+        Ended::Build { took } if *exit == Exit::Code(0) => {
+            format!("{helper} succeeded in {:.1}s", took.as_secs_f32())
+        }
+        Ended::Build { took } => {
+            format!("{helper} failed ({exit}) after {:.1}s", took.as_secs_f32())
+        }
+    }
+}
+
+fn left_behind(helper: &str, left: Leftovers) -> String {
+    match left.count {
+        0 => format!("{helper} left a process holding its output: stopping it"),
+        n if left.exact => format!(
+            "{helper} left {} running: stopping {}",
+            plural(n, "process"),
+            them(n)
+        ),
+        _ => format!("{helper} left processes running: stopping them"),
+    }
+}
+
+fn kill_leftovers(helper: &str, left: Leftovers, timeout: Duration) -> String {
+    let what = match left.count {
+        0 => "a process holding its output is".to_string(),
+        n if left.exact => {
+            let verb = if n == 1 { "is" } else { "are" };
+            format!("{} {verb}", plural(n, "process"))
+        }
+        _ => "processes are".to_string(),
+    };
+    format!(
+        "{helper}: {what} still running {} after the stop signal: killing {}",
+        humantime::format_duration(timeout),
+        them(left.count),
+    )
+}
+
+/// `it` for one, `them` for any other number.
+fn them(n: usize) -> &'static str {
+    if n == 1 {
+        "it"
+    } else {
+        "them"
+    }
+}
+
+/// `1 restart`, `2 restarts`, `2 processes`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.ends_with('s')) {
+        (1, _) => format!("1 {noun}"),
+        (_, true) => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_json_say_the_same_thing() {
+        let r = Record::Restart {
+            helper: "web".into(),
+            attempt: 2,
+            delay: Duration::from_secs(2),
+        };
+        assert_eq!(r.message(), "restarting web in 2s (attempt 2)");
+        assert_eq!(r.event(), "restart");
+        assert!(r.warn());
+        assert_eq!(
+            r.fields(),
+            vec![("attempt", 2.into()), ("delay_ms", 2000.into())]
+        );
+    }
+
+    #[test]
+    fn exits_carry_code_or_signal_and_builds_their_duration() {
+        let r = Record::Exit {
+            helper: "build".into(),
+            exit: Exit::Code(0),
+            ended: Ended::Build {
+                took: Duration::from_millis(1234),
+            },
+            warn: false,
+        };
+        assert_eq!(r.message(), "build succeeded in 1.2s");
+        assert_eq!(
+            r.fields(),
+            vec![("code", 0.into()), ("duration_ms", 1234.into())]
+        );
+        let r = Record::Exit {
+            helper: "web".into(),
+            exit: Exit::Signal(9),
+            ended: Ended::Replaced,
+            warn: false,
+        };
+        assert_eq!(r.fields(), vec![("signal", 9.into())]);
+        assert!(r.message().starts_with("web stopped ("));
+    }
+
+    #[test]
+    fn leftovers_are_counted_only_when_the_count_is_exact() {
+        let left = |count, exact| Leftovers { count, exact };
+        assert_eq!(
+            left_behind("g", left(1, true)),
+            "g left 1 process running: stopping it"
+        );
+        assert_eq!(
+            left_behind("g", left(3, true)),
+            "g left 3 processes running: stopping them"
+        );
+        assert_eq!(
+            left_behind("g", left(1, false)),
+            "g left processes running: stopping them"
+        );
+        assert_eq!(
+            left_behind("g", left(0, true)),
+            "g left a process holding its output: stopping it"
+        );
+        assert_eq!(
+            kill_leftovers("g", left(2, true), Duration::from_secs(5)),
+            "g: 2 processes are still running 5s after the stop signal: killing them"
+        );
+    }
+}

@@ -1,0 +1,384 @@
+//! `spawnmux run`: the loop. It starts the helpers of a [`RunSpec`] on one `Mux`, writes their
+//! output to the log, and carries out what the [`Supervisor`] decides.
+//!
+//! Theory of operation: one thread, one `Mux::wait`. Output goes straight to the log (and, for
+//! a helper waiting for its `ready_line`, to the supervisor). Exits, signals, file changes and
+//! the clock go to the supervisor, whose [`Action`]s (spawn, signal, kill, log) are applied at
+//! once, in order. The wait ends at the supervisor's next deadline; nothing polls, except
+//! for an old process tree that has closed its pipes but not yet gone (every `TREE_CHECK`).
+
+mod command;
+mod leftovers;
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use spawnmux::{ChildId, Event, Events, Mux};
+
+use crate::cli::RunArgs;
+use crate::os::{self, Wake};
+use crate::output::Log;
+use crate::record::Record;
+use crate::spec::{RunSpec, WatchSpec};
+use crate::supervisor::{Action, Options, Probe, Supervisor};
+use crate::watch::Watch;
+
+/// Off a terminal, the longest a log line waits in the buffer before it is written (on a
+/// terminal: not at all).
+const LOG_HOLD: Duration = Duration::from_millis(10);
+
+/// The exit code when the log's reader went away (a closed pipe): 128 + SIGPIPE, what a shell
+/// reports for a program killed by it.
+const LOG_CLOSED_CODE: i32 = 141;
+
+struct Runner {
+    mux: Mux,
+    log: Log,
+    sup: Supervisor,
+    /// Per helper: its last child in the `Mux` (`None` before its first start, or after a
+    /// start that failed).
+    current: Vec<Option<ChildId>>,
+    /// Which helper each child the `Mux` may still report belongs to (pruned in `spawn`).
+    ids: HashMap<ChildId, usize>,
+    /// The log is coloured: helpers are told to colour too (`FORCE_COLOR`).
+    color: bool,
+    /// stdout is a terminal: the log is written after every round of events.
+    interactive: bool,
+    /// Off a terminal: since when records wait in the log's buffer.
+    log_since: Option<Instant>,
+    signals: Option<os::Signals>,
+    watch: Option<Watch>,
+    /// A `SIGCHLD` arrived: reap orphans at the end of this iteration.
+    reap_pending: bool,
+    /// A reaping pass blocked by one of the `Mux`'s own exited children is tried again then.
+    reap_retry: Option<Instant>,
+}
+
+/// What the supervisor may ask about the world, answered from the `Mux` and `/proc`.
+struct World<'a> {
+    mux: &'a Mux,
+    current: &'a [Option<ChildId>],
+}
+
+impl Probe for World<'_> {
+    fn holds(&self, helper: usize) -> bool {
+        self.current[helper].is_some_and(|id| self.mux.pid(id).is_some())
+    }
+
+    fn members(&self, pgid: u32) -> usize {
+        os::group_members(pgid)
+    }
+
+    fn count_is_exact(&self) -> bool {
+        os::COUNT_IS_EXACT
+    }
+}
+
+/// Runs `spec` until every helper has ended or a signal stops spawnmux.
+pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let options = Options {
+        kill_others_on_fail: args.kill_others_on_fail,
+        kill_others: args.kill_others,
+    };
+    let sup = Supervisor::new(&spec, options, Instant::now());
+    let names = sup.names();
+    let color = crate::output::use_color(args.color);
+    let log = Log::new(
+        args.format,
+        color,
+        !args.no_timestamps,
+        args.keep_ansi,
+        &names,
+    );
+    let mut runner = Runner {
+        mux: Mux::new()?,
+        log,
+        sup,
+        current: vec![None; names.len()],
+        ids: HashMap::new(),
+        color,
+        interactive: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        log_since: None,
+        signals: None,
+        watch: None,
+        reap_pending: false,
+        reap_retry: None,
+    };
+    // Before the first spawn: orphans of the helpers' trees come back to spawnmux (Linux), to
+    // be reaped (never counted as running) and stopped at the end.
+    os::become_subreaper();
+    runner.signals = Some(os::install(&mut runner.mux)?);
+    runner.apply()?;
+    if let Some(w) = &spec.watch {
+        runner.start_watch(w)?;
+    }
+    runner.sup.start_ready(Instant::now());
+    runner.apply()?;
+    let code = runner.run_loop();
+    // Whatever the outcome: no descendant outlives the run.
+    let swept = runner.sweep();
+    let code = code?;
+    swept?;
+    runner.log.flush()?;
+    if let Some(e) = runner.log.failure() {
+        // stdout is gone: stderr is the only place left to say why spawnmux failed.
+        eprintln!("spawnmux: cannot write the log ({e}): stopped every helper");
+    }
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+impl Runner {
+    fn world(&self) -> World<'_> {
+        World {
+            mux: &self.mux,
+            current: &self.current,
+        }
+    }
+
+    fn run_loop(&mut self) -> anyhow::Result<i32> {
+        let mut events = Events::new();
+        loop {
+            let now = Instant::now();
+            let finished = self.sup.finished(self.mux.is_empty(), now);
+            self.apply()?;
+            if let Some(code) = finished {
+                return Ok(code);
+            }
+            let next = self.sup.next_deadline(&self.world(), now);
+            let next = next.into_iter().chain(self.reap_retry).min();
+            let next = self.flush_log(now, next)?;
+            let timeout = next.map(|t| t.saturating_duration_since(now));
+            self.mux.wait(&mut events, timeout)?;
+            let mut signals = Vec::new();
+            for event in &events {
+                match event {
+                    Event::Woken(token) => match Wake::from_token(token) {
+                        Some(Wake::Watch) => self.on_watch_wake()?,
+                        Some(Wake::Interrupt) => signals.push(os::SIGINT),
+                        None => {}
+                    },
+                    Event::Ready(r) => {
+                        if let Some(s) = &self.signals {
+                            signals.extend(s.drain(&mut self.mux, r.source));
+                        }
+                    }
+                    other => self.on_event(other)?,
+                }
+            }
+            for sig in signals {
+                if os::is_child_exit(sig) {
+                    self.reap_pending = true;
+                } else {
+                    self.sup.signal(sig, os::signal_name(sig), Instant::now());
+                    self.apply()?;
+                }
+            }
+            self.reap();
+            let now = Instant::now();
+            let world = World {
+                mux: &self.mux,
+                current: &self.current,
+            };
+            self.sup.tick(now, &world);
+            self.apply()?;
+            self.check_log()?;
+        }
+    }
+
+    /// The log is buffered. On a terminal it is written before every wait: nothing waits in
+    /// it while the loop blocks. Elsewhere (a file, a pipe) a line waits at most `LOG_HOLD`,
+    /// so that a busy log goes out in 64 KiB writes (the `Log` writes whenever its buffer is
+    /// full) and a quiet one almost at once. Returns the wait's deadline (`next`, or sooner).
+    fn flush_log(&mut self, now: Instant, next: Option<Instant>) -> io::Result<Option<Instant>> {
+        let sooner = |t: Instant| Some(next.map_or(t, |n| n.min(t)));
+        match self.log_since {
+            _ if !self.log.pending() => self.log_since = None,
+            Some(since) if self.interactive || now >= since + LOG_HOLD => {
+                self.log.flush()?;
+                self.log_since = None;
+                self.check_log()?;
+            }
+            Some(since) => return Ok(sooner(since + LOG_HOLD)),
+            None if self.interactive => self.log.flush()?,
+            None => {
+                self.log_since = Some(now);
+                return Ok(sooner(now + LOG_HOLD));
+            }
+        }
+        Ok(next)
+    }
+
+    /// Carries out the supervisor's actions, in order (a spawn's result may queue more).
+    fn apply(&mut self) -> io::Result<()> {
+        while let Some(action) = self.sup.next_action() {
+            match action {
+                Action::Spawn(i) => self.spawn(i),
+                Action::Stop { helper, signal } => {
+                    if let Some(id) = self.current[helper] {
+                        let _ = os::send_stop(&mut self.mux, id, signal);
+                    }
+                }
+                Action::Kill(helper) => {
+                    if let Some(id) = self.current[helper] {
+                        let _ = self.mux.kill(id);
+                    }
+                }
+                Action::SignalGroup { pgid, signal } => os::signal_group(pgid, signal),
+                Action::KillReleasedGroup { helper, pgid } => {
+                    if !self.world().holds(helper) {
+                        os::signal_group(pgid, os::SIGKILL);
+                    }
+                }
+                Action::StopStrays => self.stop_strays(),
+                Action::KillAll => {
+                    for id in self.mux.children().collect::<Vec<_>>() {
+                        let _ = self.mux.kill(id);
+                    }
+                }
+                Action::LetGo => self.mux.shutdown(Duration::ZERO, |_| {})?,
+                Action::Log(record) => self.log.record(&record)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let cmd = command::command(self.sup.spec(i), self.color);
+        let result = self.mux.spawn(&cmd);
+        let now = Instant::now();
+        match result {
+            Ok(id) => {
+                if self.ids.len() >= 2 * self.current.len() {
+                    // Keep what the `Mux` tracks, and each helper's current child (its
+                    // `Exited` may be later in this very batch of events).
+                    let live: HashSet<ChildId> = self.mux.children().collect();
+                    let current = &self.current;
+                    self.ids
+                        .retain(|id, j| live.contains(id) || current[*j] == Some(*id));
+                }
+                self.ids.insert(id, i);
+                self.current[i] = Some(id);
+                let pid = self.mux.pid(id).unwrap_or(0);
+                self.sup.spawned(i, Ok(pid), now);
+            }
+            Err(e) => {
+                self.current[i] = None;
+                self.sup.spawned(i, Err(e.to_string()), now);
+            }
+        }
+    }
+
+    /// Terminates every child of the `Mux` that is not a helper's main process: exited
+    /// processes whose descendants still hold a pipe.
+    fn stop_strays(&mut self) {
+        let main: HashSet<ChildId> = (0..self.current.len())
+            .filter(|&i| self.sup.has_main(i))
+            .filter_map(|i| self.current[i])
+            .collect();
+        let strays: Vec<ChildId> = self.mux.children().filter(|c| !main.contains(c)).collect();
+        for id in strays {
+            let _ = self.mux.terminate(id);
+        }
+    }
+
+    fn on_event(&mut self, event: Event<'_>) -> io::Result<()> {
+        match event {
+            Event::Output(out) => {
+                let helper = self.ids.get(&out.child).copied();
+                self.log.output(helper, &out)?;
+                if let Some(i) = helper.filter(|&i| self.current[i] == Some(out.child)) {
+                    if self.sup.wants_output(i) {
+                        self.sup.output(i, out.bytes, Instant::now());
+                        self.apply()?;
+                    }
+                }
+            }
+            Event::Exited { child, exit, .. } => {
+                let helper = self.ids.get(&child).copied();
+                if let Some(i) = helper.filter(|&i| self.current[i] == Some(child)) {
+                    let world = World {
+                        mux: &self.mux,
+                        current: &self.current,
+                    };
+                    self.sup.exited(i, exit, Instant::now(), &world);
+                    self.apply()?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The log's output broke (`spawnmux run … | head`, a full disk): a failure. The helpers
+    /// are stopped as on Ctrl-C (without a word: there is nowhere to write it).
+    fn check_log(&mut self) -> io::Result<()> {
+        let Some(e) = self.log.failure() else {
+            return Ok(());
+        };
+        let code = if e.kind() == io::ErrorKind::BrokenPipe {
+            LOG_CLOSED_CODE
+        } else {
+            1
+        };
+        self.sup.log_broken(code, Instant::now());
+        self.apply()
+    }
+}
+
+/// Watch mode.
+impl Runner {
+    fn start_watch(&mut self, spec: &WatchSpec) -> io::Result<()> {
+        let waker = self.mux.waker(Wake::Watch.token());
+        let (watch, warnings) = Watch::start(spec, waker)?;
+        for message in warnings {
+            self.log.record(&Record::Watch {
+                message,
+                warn: true,
+            })?;
+        }
+        let message = format!(
+            "watching {} (debounce {}): on change, {}",
+            watch.describe(),
+            humantime::format_duration(spec.debounce),
+            self.sup.watch_plan().join(", then ")
+        );
+        self.log.record(&Record::Watch {
+            message,
+            warn: false,
+        })?;
+        self.watch = Some(watch);
+        Ok(())
+    }
+
+    /// The watcher thread collected something: problems and changes to what is watched are
+    /// logged here; the changed paths go to the supervisor.
+    fn on_watch_wake(&mut self) -> io::Result<()> {
+        let Some(w) = &mut self.watch else {
+            return Ok(());
+        };
+        let batch = w.take();
+        let mut records = Vec::new();
+        let problem = |message| Record::Watch {
+            message,
+            warn: true,
+        };
+        records.extend(batch.errors.iter().map(|e| problem(format!("watch: {e}"))));
+        if batch.ignore_files_changed {
+            records.extend(w.reload_filter().into_iter().map(problem));
+        }
+        if batch.roots_changed {
+            records.extend(w.rewatch().into_iter().map(|message| Record::Watch {
+                message,
+                warn: false,
+            }));
+        }
+        let paths = batch.paths.iter().map(|p| w.show(p)).collect();
+        for r in &records {
+            self.log.record(r)?;
+        }
+        self.sup.changes(paths, Instant::now());
+        self.apply()
+    }
+}
