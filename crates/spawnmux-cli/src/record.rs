@@ -18,8 +18,9 @@ pub(crate) const RUN: &str = "spawnmux";
 pub(crate) enum Ended {
     /// It exited on its own (or was stopped with everything else): `web exited (…)`.
     Exited,
-    /// It was stopped to be started again (watch mode): `web stopped (…)`.
-    Replaced,
+    /// It was stopped on purpose (to be started again, or by `spawnmux ctl stop`):
+    /// `web stopped (…)`.
+    Stopped,
     /// The rebuild command finished after `took`: `build succeeded in 1.2s`.
     Build { took: Duration },
 }
@@ -31,6 +32,16 @@ pub(crate) struct Leftovers {
     pub(crate) count: usize,
     /// Whether `count` is exact (Linux) or only says "some" (other Unixes).
     pub(crate) exact: bool,
+}
+
+/// A helper the run's stop waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StopWait {
+    pub(crate) helper: String,
+    /// Live processes of its group.
+    pub(crate) processes: usize,
+    /// Until it is killed (`None`: it has been).
+    pub(crate) kill_in: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +129,19 @@ pub(crate) enum Record {
         name: Option<&'static str>,
     },
     SecondSignal,
+    /// While the run stops: the helpers it waits for (`exact`: their process counts are
+    /// exact), and those stopped after them (their dependencies).
+    StopProgress {
+        waiting: Vec<StopWait>,
+        later: Vec<String>,
+        exact: bool,
+    },
+    /// `spawnmux ctl` asked to `request` (start, stop, restart) the helper.
+    #[allow(dead_code)] // TODO(ctl): made by `Supervisor::request`, wired with the socket.
+    Requested {
+        helper: String,
+        request: &'static str,
+    },
     /// The final sweep stops `count` processes that escaped the helpers' groups.
     Sweep {
         count: usize,
@@ -166,8 +190,10 @@ impl Record {
             | KillLeftovers { helper, .. }
             | LeftoversStuck { helper }
             | KillMain { helper }
-            | StopBuildForChange { helper } => helper,
+            | StopBuildForChange { helper }
+            | Requested { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
+            StopProgress { .. } => RUN,
             Watch { .. } | ChangeIgnored { .. } | Change { .. } | RebuildLoop { .. } => RUN,
             BuildFailed => RUN,
         }
@@ -190,6 +216,8 @@ impl Record {
                 "stop"
             }
             KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => "stop",
+            StopProgress { .. } => "stop",
+            Requested { .. } => "control",
             StopBuildForChange { .. } => "stop",
             Watch { warn: true, .. } => "watch_error",
             Watch { .. } => "watch",
@@ -244,6 +272,20 @@ impl Record {
                 vec![("count", left.count.into())]
             }
             Sweep { count } => vec![("count", (*count).into())],
+            StopProgress { waiting, later, .. } => {
+                let waiting: Vec<Value> = waiting
+                    .iter()
+                    .map(|w| {
+                        serde_json::json!({
+                            "helper": w.helper,
+                            "processes": w.processes,
+                            "kill_in_ms": w.kill_in.map(|d| d.as_millis() as u64),
+                        })
+                    })
+                    .collect();
+                vec![("waiting", waiting.into()), ("then", later.clone().into())]
+            }
+            Requested { request, .. } => vec![("request", (*request).into())],
             GotSignal { signal, .. } => vec![("signal", (*signal).into())],
             Change { paths, count, .. } | RebuildLoop { paths, count, .. } => {
                 vec![("paths", paths.clone().into()), ("count", (*count).into())]
@@ -344,6 +386,12 @@ impl Record {
                 format!("got {name}: stopping every helper{again}")
             }
             SecondSignal => "second signal: killing everything now".to_string(),
+            StopProgress {
+                waiting,
+                later,
+                exact,
+            } => stop_progress(waiting, later, *exact),
+            Requested { helper, request } => format!("{request} {helper}: asked by spawnmux ctl"),
             Sweep { count } => format!(
                 "{} left by the helpers still running: stopping {}",
                 plural(*count, "process"),
@@ -369,7 +417,7 @@ impl Record {
 fn exit_message(helper: &str, exit: &Exit, ended: &Ended) -> String {
     match ended {
         Ended::Exited => format!("{helper} exited ({exit})"),
-        Ended::Replaced => format!("{helper} stopped ({exit})"),
+        Ended::Stopped => format!("{helper} stopped ({exit})"),
         Ended::Build { took } if *exit == Exit::Code(0) => {
             format!("{helper} succeeded in {:.1}s", took.as_secs_f32())
         }
@@ -405,6 +453,32 @@ fn kill_leftovers(helper: &str, left: Leftovers, timeout: Duration) -> String {
         humantime::format_duration(timeout),
         them(left.count),
     )
+}
+
+/// `waiting for web (3 processes), 4s until kill; then db; Ctrl-C again to kill now`.
+fn stop_progress(waiting: &[StopWait], later: &[String], exact: bool) -> String {
+    let mut parts: Vec<String> = waiting
+        .iter()
+        .map(|w| {
+            let count = match exact {
+                true => format!(" ({})", plural(w.processes, "process")),
+                false => String::new(),
+            };
+            let kill = match w.kill_in {
+                Some(d) => format!("{}s until kill", d.as_secs_f32().ceil()),
+                None => "killed".to_string(),
+            };
+            format!("{}{count}, {kill}", w.helper)
+        })
+        .collect();
+    if let Some(first) = parts.first_mut() {
+        first.insert_str(0, "waiting for ");
+    }
+    if !later.is_empty() {
+        parts.push(format!("then {}", later.join(", ")));
+    }
+    parts.push("Ctrl-C again to kill now".to_string());
+    parts.join("; ")
 }
 
 /// `it` for one, `them` for any other number.
@@ -463,7 +537,7 @@ mod tests {
         let r = Record::Exit {
             helper: "web".into(),
             exit: Exit::Signal(9),
-            ended: Ended::Replaced,
+            ended: Ended::Stopped,
             warn: false,
         };
         assert_eq!(r.fields(), vec![("signal", 9.into())]);

@@ -39,13 +39,13 @@ pub(crate) enum State {
         ready_by: Option<Instant>,
     },
     /// Its main process was sent the stop signal; at `kill_at` it is killed (`None`: it has
-    /// been). `replace`: it is started again afterwards (watch mode). `failed`: it was
-    /// stopped for not becoming ready, so its exit counts as a failure whatever its code.
+    /// been). `after`: what its exit leads to. `failed`: it was stopped for not becoming
+    /// ready, so its exit counts as a failure whatever its code.
     Stopping {
         pid: u32,
         since: Instant,
         kill_at: Option<Instant>,
-        replace: bool,
+        after: After,
         failed: bool,
     },
     /// Starts again at this time (restart policy).
@@ -62,6 +62,18 @@ pub(crate) enum State {
     },
     /// Ended for good (exit code as spawnmux reports it).
     Done { code: i32 },
+}
+
+/// What a stopped helper's exit leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// What any exit leads to: the restart policy (or the end, while the run stops).
+    Policy,
+    /// It is started again (a change in watch mode, `spawnmux ctl restart`).
+    Restart,
+    /// It stays stopped (`spawnmux ctl stop`): done, neither restarted nor a failure.
+    #[allow(dead_code)] // TODO(ctl): made by `Supervisor::request`, wired with the socket.
+    Hold,
 }
 
 /// What a draining helper does once its old tree is gone.

@@ -13,6 +13,10 @@
 //! runner waits for and then reports with [`Supervisor::tick`].
 
 mod changes;
+// Wired to the control socket (`spawnmux ctl`) by the runner; until then only tests use it.
+// TODO(ctl): remove these allows once the runner serves the control socket.
+#[allow(dead_code)]
+mod control;
 mod helper;
 mod ready;
 mod stop;
@@ -28,8 +32,10 @@ use spawnmux::Exit;
 use crate::record::{Ended, Record};
 use crate::spec::{Program, RunSpec};
 use changes::Changes;
+#[allow(unused_imports)]
+pub(crate) use control::{Request, Status};
 use helper::Helper;
-pub(crate) use helper::{Role, State, Then};
+pub(crate) use helper::{After, Role, State, Then};
 
 /// After every stop timeout and kill, how long to wait for trees to go away.
 pub(crate) const LAST_WAIT: Duration = Duration::from_secs(5);
@@ -116,6 +122,8 @@ pub(crate) struct Supervisor {
     first_failure: Option<i32>,
     /// Deadline of the whole stop (then the `Mux` lets go of what is left).
     stop_deadline: Option<Instant>,
+    /// While the run stops: when to say next what it waits for.
+    next_progress: Option<Instant>,
     watching: Option<Watching>,
     actions: VecDeque<Action>,
 }
@@ -145,6 +153,7 @@ impl Supervisor {
             stopping: None,
             first_failure: None,
             stop_deadline: None,
+            next_progress: None,
             watching,
             actions: VecDeque::new(),
         };
@@ -242,7 +251,7 @@ impl Supervisor {
         let mark = ready_by.is_none() && h.role == Role::Helper;
         self.log(record);
         if self.stopping.is_some() {
-            return self.stop_main(i, now, false);
+            return self.stop_main(i, now, After::Policy);
         }
         if mark {
             self.mark_ready(i, now);
@@ -252,14 +261,14 @@ impl Supervisor {
     /// The helper's main process exited (the runner reports only the current child's exit).
     pub(crate) fn exited(&mut self, i: usize, exit: Exit, now: Instant, probe: &dyn Probe) {
         let h = &self.helpers[i];
-        let (since, replace, failed) = match h.state {
-            State::Running { since, .. } => (since, false, false),
+        let (since, after, failed) = match h.state {
+            State::Running { since, .. } => (since, After::Policy, false),
             State::Stopping {
                 since,
-                replace,
+                after,
                 failed,
                 ..
-            } => (since, replace, failed),
+            } => (since, after, failed),
             _ => return,
         };
         let uptime = now.saturating_duration_since(since);
@@ -271,8 +280,8 @@ impl Supervisor {
         let code = if failed && code == 0 { 1 } else { code };
         let (helper, role) = (h.name(), h.role);
         let stopping = self.stopping.is_some();
-        if replace {
-            let ended = Ended::Replaced;
+        if after != After::Policy {
+            let ended = Ended::Stopped;
             let warn = false;
             self.log(Record::Exit {
                 helper,
@@ -280,9 +289,10 @@ impl Supervisor {
                 ended,
                 warn,
             });
-            let then = match role {
-                Role::Build => Then::Done(code),
-                Role::Helper => Then::Start,
+            let then = match (after, role) {
+                (After::Restart, Role::Helper) => Then::Start,
+                (After::Restart, Role::Build) => Then::Done(code),
+                _ => Then::Done(0),
             };
             return self.drain(i, now, then);
         }
@@ -452,6 +462,7 @@ impl Supervisor {
         per_helper
             .chain(self.watch_due())
             .chain(self.stop_deadline)
+            .chain(self.next_progress)
             .min()
     }
 
@@ -464,14 +475,19 @@ impl Supervisor {
         if self.watch_due().is_some_and(|t| t <= now) {
             self.fire(now);
         }
+        self.stop_in_order(now);
         if self.stop_deadline.is_some_and(|d| d <= now) {
             self.stop_deadline = None;
+            self.next_progress = None;
             self.actions.push_back(Action::LetGo);
             for h in &mut self.helpers {
                 if matches!(h.state, State::Draining { .. }) {
                     h.state = State::Done { code: 0 };
                 }
             }
+        }
+        if self.next_progress.is_some_and(|t| t <= now) {
+            self.progress(now, probe);
         }
         self.start_ready(now);
     }

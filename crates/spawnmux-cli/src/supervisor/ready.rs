@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::helper::WAIT_NOTE_EVERY;
-use super::{State, Supervisor};
+use super::{After, State, Supervisor};
 use crate::record::Record;
 
 impl Supervisor {
@@ -96,7 +96,7 @@ impl Supervisor {
             line: h.spec.ready_line.clone().unwrap_or_default(),
         };
         self.log(record);
-        self.stop_main(i, now, false);
+        self.stop_main(i, now, After::Policy);
         if let State::Stopping { failed, .. } = &mut self.helpers[i].state {
             *failed = true;
         }

@@ -2,25 +2,27 @@
 //! `stop_timeout`, what is left of its tree once the main process has gone (stop signal,
 //! kill, give up), and the stop of the whole run.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{Action, Probe, State, Stop, Supervisor, Then, LAST_WAIT};
+/// While the run stops, what it waits for is said this often.
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+use super::{Action, After, Probe, State, Stop, Supervisor, Then, LAST_WAIT};
 use crate::os::SIGKILL;
-use crate::record::{Leftovers, Record};
+use crate::record::{Leftovers, Record, StopWait};
 
 impl Supervisor {
-    /// Stops the whole run: every main process gets its stop signal (and is killed after its
-    /// `stop_timeout`), helpers not running are done, old trees are killed.
+    /// Stops the whole run: helpers not running are done, old trees are killed, and every
+    /// main process gets its stop signal (killed after its `stop_timeout`) once no helper that
+    /// depends on it is left: dependents stop before their dependencies, helpers without
+    /// relations together.
     pub(crate) fn begin_stop(&mut self, stop: Stop, now: Instant) {
         self.stopping = Some(stop);
-        let mut longest = std::time::Duration::ZERO;
+        self.stop_deadline = Some(now + LAST_WAIT);
+        self.next_progress = Some(now + PROGRESS_EVERY);
         for i in 0..self.helpers.len() {
             let h = &mut self.helpers[i];
             match h.state {
-                State::Running { .. } | State::Stopping { .. } => {
-                    longest = longest.max(h.spec.stop_timeout);
-                    self.stop_main(i, now, false);
-                }
                 State::Waiting { .. } | State::Backoff { .. } => {
                     h.state = State::Done { code: 0 };
                 }
@@ -39,18 +41,48 @@ impl Supervisor {
                     self.actions
                         .push_back(Action::KillReleasedGroup { helper: i, pgid });
                 }
-                // `spawned` stops it.
-                State::Starting | State::Done { .. } => {}
+                // Already stopping: its kill deadline stands.
+                State::Stopping {
+                    kill_at: Some(at), ..
+                } => {
+                    let end = at + LAST_WAIT;
+                    self.stop_deadline = self.stop_deadline.map(|d| d.max(end));
+                }
+                // Stopped in turn by `stop_in_order`; `spawned` stops a start in flight.
+                _ => {}
             }
         }
+        self.stop_in_order(now);
         // Exited children whose descendants still hold a pipe are stopped the same way.
         self.actions.push_back(Action::StopStrays);
-        self.stop_deadline = Some(now + longest + LAST_WAIT);
+    }
+
+    /// While the run stops: sends the stop signal to every running helper that no live
+    /// helper depends on any more.
+    pub(crate) fn stop_in_order(&mut self, now: Instant) {
+        if self.stopping.is_none() {
+            return;
+        }
+        let due: Vec<usize> = (0..self.helpers.len())
+            .filter(|&i| matches!(self.helpers[i].state, State::Running { .. }))
+            .filter(|&i| self.dependents_alive(i).is_empty())
+            .collect();
+        for i in due {
+            self.stop_main(i, now, After::Policy);
+        }
+    }
+
+    /// The helpers depending on `i` that still have a process (or are starting).
+    pub(crate) fn dependents_alive(&self, i: usize) -> Vec<usize> {
+        (0..self.helpers.len())
+            .filter(|&j| self.helpers[j].deps.contains(&i) && self.helpers[j].busy())
+            .collect()
     }
 
     /// Sends the helper's stop signal to its main process, which is killed if it has not
-    /// exited after `stop_timeout`. `replace`: it is started again afterwards.
-    pub(crate) fn stop_main(&mut self, i: usize, now: Instant, replace: bool) {
+    /// exited after `stop_timeout`; `after` says what its exit leads to (`Policy` keeps what
+    /// an earlier stop asked for).
+    pub(crate) fn stop_main(&mut self, i: usize, now: Instant, after: After) {
         let h = &mut self.helpers[i];
         let kill_at = Some(now + h.spec.stop_timeout);
         h.state = match h.state {
@@ -58,24 +90,32 @@ impl Supervisor {
                 pid,
                 since,
                 kill_at,
-                replace,
+                after,
                 failed: false,
             },
             State::Stopping {
                 pid,
                 since,
-                replace: r,
+                after: before,
                 failed,
                 ..
             } => State::Stopping {
                 pid,
                 since,
                 kill_at,
-                replace: r || replace,
+                after: if after == After::Policy {
+                    before
+                } else {
+                    after
+                },
                 failed,
             },
             _ => return,
         };
+        if self.stopping.is_some() {
+            let end = now + h.spec.stop_timeout + LAST_WAIT;
+            self.stop_deadline = Some(self.stop_deadline.map_or(end, |d| d.max(end)));
+        }
         let signal = h.spec.stop_signal;
         self.actions.push_back(Action::Stop { helper: i, signal });
     }
@@ -186,5 +226,42 @@ impl Supervisor {
             }
             self.resolve(i, then);
         }
+    }
+
+    /// While the run stops: what it still waits for (said every `PROGRESS_EVERY`).
+    pub(crate) fn progress(&mut self, now: Instant, probe: &dyn Probe) {
+        self.next_progress = Some(now + PROGRESS_EVERY);
+        let mut waiting = Vec::new();
+        let mut later = Vec::new();
+        for h in &self.helpers {
+            let (pid, kill_at) = match h.state {
+                State::Stopping { pid, kill_at, .. } => (pid, kill_at),
+                State::Draining {
+                    pid,
+                    deadline,
+                    killed,
+                    ..
+                } => (pid, (!killed).then_some(deadline)),
+                State::Running { .. } | State::Starting => {
+                    later.push(h.name());
+                    continue;
+                }
+                _ => continue,
+            };
+            waiting.push(StopWait {
+                helper: h.name(),
+                processes: probe.members(pid),
+                kill_in: kill_at.map(|t| t.saturating_duration_since(now)),
+            });
+        }
+        if waiting.is_empty() && later.is_empty() {
+            return;
+        }
+        let exact = probe.count_is_exact();
+        self.log(Record::StopProgress {
+            waiting,
+            later,
+            exact,
+        });
     }
 }

@@ -42,8 +42,10 @@ struct Run {
     next_pid: u32,
     /// Per helper: the pid of its last start.
     pids: HashMap<usize, u32>,
-    /// Everything applied, in order (records as `Action::Log`).
+    /// Everything applied, in order (records as `Action::Log`), but the stop's progress
+    /// records, which go to `progress`.
     done: Vec<Action>,
+    progress: Vec<Record>,
 }
 
 fn helper(name: &str) -> HelperSpec {
@@ -85,6 +87,7 @@ impl Run {
             next_pid: 100,
             pids: HashMap::new(),
             done: Vec::new(),
+            progress: Vec::new(),
         };
         r.apply();
         r
@@ -110,7 +113,10 @@ impl Run {
                 };
                 self.sup.spawned(i, result, self.now);
             }
-            self.done.push(a);
+            match a {
+                Action::Log(r @ Record::StopProgress { .. }) => self.progress.push(r),
+                a => self.done.push(a),
+            }
         }
     }
 
@@ -147,6 +153,12 @@ impl Run {
         self.world.held.remove(&i);
         self.sup.exited(i, exit, self.now, &self.world);
         self.apply();
+    }
+
+    fn request(&mut self, i: usize, request: Request, _now: Instant) -> Result<(), String> {
+        let result = self.sup.request(i, request, self.now);
+        self.apply();
+        result
     }
 
     fn output(&mut self, i: usize, line: &str) {
@@ -659,12 +671,18 @@ fn the_stop_deadline_lets_go_of_whatever_is_left() {
     let mut r = Run::new(plan(vec![a])).start();
     r.sup.signal(15, None, r.now);
     r.apply();
-    assert_eq!(r.sup.next_deadline(&r.world, r.now), Some(r.t0 + secs(2.0)));
-    r.at(2.0);
-    r.take();
-    assert_eq!(r.sup.next_deadline(&r.world, r.now), Some(r.t0 + secs(7.0)));
-    r.at(7.0);
-    assert_eq!(r.take(), [Action::LetGo]);
+    // Progress every second, the kill at 2 s, letting go 5 s later.
+    let mut deadlines = Vec::new();
+    while let Some(t) = r.sup.next_deadline(&r.world, r.now) {
+        deadlines.push(t.duration_since(r.t0).as_secs_f64());
+        r.now = t;
+        r.sup.tick(t, &r.world);
+        r.apply();
+    }
+    assert_eq!(deadlines, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    let done = r.take();
+    assert_eq!(done.last(), Some(&Action::LetGo));
+    assert_eq!(r.progress.len(), 6);
 }
 
 #[test]
@@ -1016,7 +1034,13 @@ fn a_successful_build_restarts_the_helpers() {
             signal: 15
         }
     );
-    assert!(matches!(r.state(0), State::Stopping { replace: true, .. }));
+    assert!(matches!(
+        r.state(0),
+        State::Stopping {
+            after: After::Restart,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -1041,7 +1065,13 @@ fn a_replaced_helper_starts_again_once_its_old_tree_is_gone() {
     let old = r.pid(0);
     change(&mut r, 1.0, &["src/a.rs"]);
     r.at(1.2);
-    assert!(matches!(r.state(0), State::Stopping { replace: true, .. }));
+    assert!(matches!(
+        r.state(0),
+        State::Stopping {
+            after: After::Restart,
+            ..
+        }
+    ));
     r.take();
     r.world.members.insert(old, 1);
     r.exit(0, Exit::Signal(15));
@@ -1191,4 +1221,244 @@ fn watch_plan_names_the_build_and_the_restarted_helpers() {
         r.sup.watch_plan(),
         ["run build (run build)", "restart web, api"]
     );
+}
+
+// ---- the run's stop in order, and what it waits for -----------------------------------------
+
+/// db ← api ← web (web depends on api, api on db), and a lone `log`.
+fn chain() -> RunSpec {
+    let mut api = helper("api");
+    api.depends_on = vec!["db".into()];
+    let mut web = helper("web");
+    web.depends_on = vec!["api".into()];
+    plan(vec![helper("db"), api, web, helper("log")])
+}
+
+fn stops(done: &[Action]) -> Vec<usize> {
+    done.iter()
+        .filter_map(|a| match a {
+            Action::Stop { helper, .. } => Some(*helper),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn dependents_stop_before_their_dependencies_and_loners_at_once() {
+    let mut r = Run::new(chain()).start();
+    r.take();
+    r.sup.signal(2, None, r.now);
+    r.apply();
+    assert_eq!(stops(&r.take()), [2, 3], "web and log first");
+    assert!(is_running(r.state(0)) && is_running(r.state(1)));
+    r.exit(2, Exit::Signal(15));
+    r.at(0.1);
+    assert_eq!(stops(&r.take()), [1], "then api");
+    r.exit(1, Exit::Signal(15));
+    r.at(0.2);
+    assert_eq!(stops(&r.take()), [0], "then db");
+    r.exit(0, Exit::Signal(15));
+    r.exit(3, Exit::Signal(15));
+    assert_eq!(r.finished(true), Some(130));
+}
+
+#[test]
+fn a_dependent_that_left_processes_holds_its_dependency_until_they_are_gone() {
+    let mut r = Run::new(chain()).start();
+    r.sup.signal(15, None, r.now);
+    r.apply();
+    let web = r.pid(2);
+    r.world.members.insert(web, 1);
+    r.exit(2, Exit::Signal(15));
+    r.at(0.1);
+    assert!(matches!(r.state(2), State::Draining { .. }));
+    assert!(is_running(r.state(1)), "api waits for web's tree");
+    r.world.members.clear();
+    r.take();
+    r.at(0.2);
+    assert_eq!(stops(&r.take()), [1]);
+}
+
+#[test]
+fn each_stage_of_an_ordered_stop_gets_its_own_stop_timeout() {
+    let mut r = Run::new(chain()).start();
+    r.sup.signal(15, None, r.now);
+    r.apply();
+    r.at(4.0);
+    r.exit(2, Exit::Signal(15));
+    r.at(4.0);
+    let State::Stopping { kill_at, .. } = r.state(1) else {
+        panic!("api is not stopping: {:?}", r.state(1));
+    };
+    assert_eq!(kill_at, Some(r.t0 + secs(9.0)));
+    r.take();
+    r.at(7.5);
+    assert!(
+        !r.take().contains(&Action::LetGo),
+        "the run's deadline moved on with the stage"
+    );
+}
+
+#[test]
+fn the_stop_says_every_second_what_it_waits_for() {
+    let mut r = Run::new(chain()).start();
+    r.sup.signal(2, None, r.now);
+    r.apply();
+    r.world.members.insert(r.pid(2), 3);
+    r.world.members.insert(r.pid(3), 1);
+    r.at(0.5);
+    assert!(r.progress.is_empty(), "not before a second");
+    r.at(1.0);
+    let [rec] = r.progress.as_slice() else {
+        panic!("one progress record: {:?}", r.progress);
+    };
+    assert_eq!(
+        rec.message(),
+        "waiting for web (3 processes), 4s until kill; log (1 process), 4s until kill; then db, api; Ctrl-C again to kill now"
+    );
+    assert_eq!(rec.event(), "stop");
+    let fields = rec.fields();
+    assert_eq!(fields[0].0, "waiting");
+    assert_eq!(
+        fields[0].1[0],
+        serde_json::json!({"helper": "web", "processes": 3, "kill_in_ms": 4000})
+    );
+    assert_eq!(fields[1], ("then", serde_json::json!(["db", "api"])));
+    r.at(1.5);
+    assert_eq!(r.progress.len(), 1, "at most once a second");
+}
+
+#[test]
+fn progress_ends_with_the_stop() {
+    let mut r = Run::new(plan(vec![helper("a")])).start();
+    r.sup.signal(2, None, r.now);
+    r.apply();
+    r.exit(0, Exit::Signal(15));
+    r.at(1.0);
+    assert!(r.progress.is_empty(), "nothing left to wait for");
+    assert_eq!(r.finished(true), Some(130));
+}
+
+// ---- requests from `spawnmux ctl` -----------------------------------------------------------
+
+#[test]
+fn ctl_stop_keeps_a_helper_stopped_without_failure_or_restart() {
+    let mut a = helper("a");
+    a.restart = Restart::Always;
+    let mut r = Run::new(plan(vec![a, helper("b")])).start();
+    r.take();
+    assert_eq!(r.request(0, Request::Stop, r.now), Ok(()));
+    assert_eq!(
+        r.take(),
+        [
+            Action::Log(Record::Requested {
+                helper: "a".into(),
+                request: "stop"
+            }),
+            Action::Stop {
+                helper: 0,
+                signal: 15
+            }
+        ]
+    );
+    r.exit(0, Exit::Signal(15));
+    r.at(0.1);
+    assert_eq!(r.state(0), State::Done { code: 0 });
+    let recs = r.records();
+    assert!(recs[0].message().starts_with("a stopped (") && !recs[0].warn());
+    r.at(60.0);
+    assert!(r.spawns().is_empty(), "not restarted");
+    assert_eq!(
+        r.request(0, Request::Stop, r.now),
+        Err("a is not running".into())
+    );
+}
+
+#[test]
+fn ctl_start_starts_an_ended_helper_with_a_fresh_restart_count() {
+    let mut a = helper("a");
+    a.restart = Restart::OnFailure;
+    a.max_restarts = Some(0);
+    let mut r = Run::new(plan(vec![a, helper("b")])).start();
+    r.exit(0, Exit::Code(1));
+    assert_eq!(r.state(0), State::Done { code: 1 });
+    r.take();
+    assert_eq!(r.request(0, Request::Start, r.now), Ok(()));
+    assert!(is_running(r.state(0)));
+    assert_eq!(
+        r.request(0, Request::Start, r.now),
+        Err("a is already running".into())
+    );
+}
+
+#[test]
+fn ctl_restart_stops_then_starts_a_running_helper() {
+    let mut r = Run::new(plan(vec![helper("a")])).start();
+    let old = r.pid(0);
+    r.take();
+    assert_eq!(r.request(0, Request::Restart, r.now), Ok(()));
+    assert!(matches!(
+        r.state(0),
+        State::Stopping {
+            after: After::Restart,
+            ..
+        }
+    ));
+    r.exit(0, Exit::Signal(15));
+    r.at(0.1);
+    assert!(is_running(r.state(0)));
+    assert_ne!(r.pid(0), old);
+}
+
+#[test]
+fn ctl_restart_starts_a_helper_in_backoff_at_once() {
+    let mut a = helper("a");
+    a.restart = Restart::Always;
+    let mut r = Run::new(plan(vec![a])).start();
+    r.exit(0, Exit::Code(1));
+    assert!(matches!(r.state(0), State::Backoff { .. }));
+    assert_eq!(r.request(0, Request::Restart, r.now), Ok(()));
+    assert!(is_running(r.state(0)));
+}
+
+#[test]
+fn ctl_requests_are_refused_for_waiting_helpers_and_while_the_run_stops() {
+    let mut db = helper("db");
+    db.ready_line = Some("up".into());
+    let mut web = helper("web");
+    web.depends_on = vec!["db".into()];
+    let mut r = Run::new(plan(vec![db, web])).start();
+    assert_eq!(
+        r.request(1, Request::Start, r.now),
+        Err("web waits for its dependencies to be ready".into())
+    );
+    r.sup.signal(2, None, r.now);
+    r.apply();
+    assert_eq!(
+        r.request(0, Request::Restart, r.now),
+        Err("spawnmux is stopping".into())
+    );
+}
+
+#[test]
+fn ctl_status_tells_state_pid_uptime_restarts_and_readiness() {
+    let mut db = helper("db");
+    db.ready_line = Some("up".into());
+    db.restart = Restart::Always;
+    let mut r = Run::new(plan(vec![db, helper("x")])).start();
+    r.exit(1, Exit::Code(0));
+    r.at(3.0);
+    let st = r.sup.status(r.now);
+    assert_eq!(st[0].state, "running");
+    assert_eq!(st[0].pid, Some(r.pid(0)));
+    assert_eq!(st[0].uptime, Some(secs(3.0)));
+    assert!(!st[0].ready);
+    assert_eq!(
+        (st[1].state, st[1].code, st[1].pid),
+        ("done", Some(0), None)
+    );
+    r.output(0, "up");
+    assert!(r.sup.status(r.now)[0].ready);
+    assert_eq!(r.sup.index("x"), Some(1));
+    assert_eq!(r.sup.index("nope"), None);
 }

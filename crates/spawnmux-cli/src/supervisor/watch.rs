@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::changes::Fired;
-use super::{State, Supervisor};
+use super::{After, State, Supervisor};
 use crate::record::Record;
 
 impl Supervisor {
@@ -31,11 +31,17 @@ impl Supervisor {
         let Some(b) = build.filter(|_| added.stop_build) else {
             return;
         };
-        let replacing = matches!(self.helpers[b].state, State::Stopping { replace: true, .. });
+        let replacing = matches!(
+            self.helpers[b].state,
+            State::Stopping {
+                after: After::Restart,
+                ..
+            }
+        );
         if self.has_main(b) && !replacing {
             let helper = self.helpers[b].name();
             self.log(Record::StopBuildForChange { helper });
-            self.stop_main(b, now, true);
+            self.stop_main(b, now, After::Restart);
         }
     }
 
@@ -93,14 +99,18 @@ impl Supervisor {
             let helper = self.helpers[i].name();
             let why = why.to_string();
             match self.helpers[i].state {
-                State::Running { .. } | State::Stopping { replace: false, .. } => {
+                State::Running { .. }
+                | State::Stopping {
+                    after: After::Policy,
+                    ..
+                } => {
                     let running = true;
                     self.log(Record::RestartForChange {
                         helper,
                         why,
                         running,
                     });
-                    self.stop_main(i, now, true);
+                    self.stop_main(i, now, After::Restart);
                 }
                 State::Done { .. } | State::Backoff { .. } => {
                     let running = false;
