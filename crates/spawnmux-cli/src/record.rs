@@ -547,22 +547,14 @@ mod tests {
     #[test]
     fn leftovers_are_counted_only_when_the_count_is_exact() {
         let left = |count, exact| Leftovers { count, exact };
-        assert_eq!(
-            left_behind("g", left(1, true)),
-            "g left 1 process running: stopping it"
-        );
-        assert_eq!(
-            left_behind("g", left(3, true)),
-            "g left 3 processes running: stopping them"
-        );
-        assert_eq!(
-            left_behind("g", left(1, false)),
-            "g left processes running: stopping them"
-        );
-        assert_eq!(
-            left_behind("g", left(0, true)),
-            "g left a process holding its output: stopping it"
-        );
+        for (count, exact, want) in [
+            (1, true, "g left 1 process running: stopping it"),
+            (3, true, "g left 3 processes running: stopping them"),
+            (1, false, "g left processes running: stopping them"),
+            (0, true, "g left a process holding its output: stopping it"),
+        ] {
+            assert_eq!(left_behind("g", left(count, exact)), want);
+        }
         assert_eq!(
             kill_leftovers("g", left(2, true), Duration::from_secs(5)),
             "g: 2 processes are still running 5s after the stop signal: killing them"

@@ -86,66 +86,15 @@ impl Supervisor {
         }
         let name = self.helpers[i].name();
         let state = self.helpers[i].state;
-        let new = match (request, state) {
-            (_, State::Waiting { .. }) => {
-                return Err(format!("{name} waits for its dependencies to be ready"));
-            }
-            (_, State::Starting) => return Err(format!("{name} is starting")),
-            (Request::Stop, State::Done { .. }) => return Err(format!("{name} is not running")),
-            (Request::Start, State::Running { .. } | State::Stopping { .. })
-                if !matches!(
-                    state,
-                    State::Stopping {
-                        after: After::Hold,
-                        ..
-                    }
-                ) =>
-            {
-                return Err(format!("{name} is already running"));
-            }
-            (Request::Start, State::Draining { then, .. }) if then != Then::Done(0) => {
-                return Err(format!("{name} is already being restarted"));
-            }
-            (
-                Request::Stop,
-                State::Draining {
-                    pid,
-                    deadline,
-                    killed,
-                    ..
-                },
-            ) => Some(State::Draining {
-                pid,
-                deadline,
-                killed,
-                then: Then::Done(0),
-            }),
-            (
-                _,
-                State::Draining {
-                    pid,
-                    deadline,
-                    killed,
-                    ..
-                },
-            ) => Some(State::Draining {
-                pid,
-                deadline,
-                killed,
-                then: Then::Start,
-            }),
-            (Request::Stop, State::Backoff { .. }) => Some(State::Done { code: 0 }),
-            _ => None,
-        };
+        refusal(&name, request, state).map_or(Ok(()), Err)?;
         self.log(Record::Requested {
             helper: name,
             request: request.verb(),
         });
-        if let Some(state) = new {
-            self.helpers[i].state = state;
-            return Ok(());
-        }
-        match (request, state) {
+        match (request, &mut self.helpers[i].state) {
+            (Request::Stop, State::Draining { then, .. }) => *then = Then::Done(0),
+            (_, State::Draining { then, .. }) => *then = Then::Start,
+            (Request::Stop, state @ State::Backoff { .. }) => *state = State::Done { code: 0 },
             (Request::Stop, _) => self.stop_main(i, now, After::Hold),
             (_, State::Running { .. } | State::Stopping { .. }) => {
                 self.helpers[i].reset_restarts();
@@ -158,4 +107,27 @@ impl Supervisor {
         }
         Ok(())
     }
+}
+
+/// Why `request` cannot be done for helper `name` in `state`, if it cannot.
+fn refusal(name: &str, request: Request, state: State) -> Option<String> {
+    let held = matches!(
+        state,
+        State::Stopping {
+            after: After::Hold,
+            ..
+        }
+    );
+    Some(match (request, state) {
+        (_, State::Waiting { .. }) => format!("{name} waits for its dependencies to be ready"),
+        (_, State::Starting) => format!("{name} is starting"),
+        (Request::Stop, State::Done { .. }) => format!("{name} is not running"),
+        (Request::Start, State::Running { .. } | State::Stopping { .. }) if !held => {
+            format!("{name} is already running")
+        }
+        (Request::Start, State::Draining { then, .. }) if then != Then::Done(0) => {
+            format!("{name} is already being restarted")
+        }
+        _ => return None,
+    })
 }

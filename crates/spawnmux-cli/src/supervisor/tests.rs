@@ -161,6 +161,11 @@ impl Run {
         result
     }
 
+    fn signal(&mut self, signal: i32, name: Option<&'static str>) {
+        self.sup.signal(signal, name, self.now);
+        self.apply();
+    }
+
     fn output(&mut self, i: usize, line: &str) {
         self.sup.output(i, line.as_bytes(), self.now);
         self.apply();
@@ -547,8 +552,7 @@ fn a_backoff_is_not_started_once_the_run_stops() {
     a.restart = Restart::Always;
     let mut r = Run::new(plan(vec![a])).start();
     r.exit(0, Exit::Code(1));
-    r.sup.signal(2, Some("SIGINT"), r.now);
-    r.apply();
+    r.signal(2, Some("SIGINT"));
     assert_eq!(r.state(0), State::Done { code: 0 });
     r.take();
     r.at(5.0);
@@ -572,8 +576,7 @@ fn a_failure_is_a_warning_but_not_during_a_stop() {
     r.exit(0, Exit::Code(2));
     let rec = &r.records()[0];
     assert!(rec.warn() && rec.message().starts_with("a exited ("));
-    r.sup.signal(15, Some("SIGTERM"), r.now);
-    r.apply();
+    r.signal(15, Some("SIGTERM"));
     r.take();
     r.exit(1, Exit::Signal(15));
     assert!(!r.records()[0].warn());
@@ -585,8 +588,7 @@ fn a_failure_is_a_warning_but_not_during_a_stop() {
 fn a_stop_signal_stops_every_running_helper_and_exits_128_plus_it() {
     let mut r = Run::new(plan(vec![helper("a"), helper("b")])).start();
     r.take();
-    r.sup.signal(2, Some("SIGINT"), r.now);
-    r.apply();
+    r.signal(2, Some("SIGINT"));
     let done = r.take();
     assert_eq!(
         done[0],
@@ -632,8 +634,7 @@ fn a_helper_that_ignores_its_stop_signal_is_killed_after_stop_timeout() {
     let mut a = helper("a");
     a.stop_timeout = secs(2.0);
     let mut r = Run::new(plan(vec![a])).start();
-    r.sup.signal(15, None, r.now);
-    r.apply();
+    r.signal(15, None);
     r.take();
     r.at(1.9);
     assert!(r.take().is_empty());
@@ -653,11 +654,9 @@ fn a_helper_that_ignores_its_stop_signal_is_killed_after_stop_timeout() {
 #[test]
 fn a_second_signal_kills_everything_at_once() {
     let mut r = Run::new(plan(vec![helper("a")])).start();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     r.take();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     assert_eq!(
         r.take(),
         [Action::Log(Record::SecondSignal), Action::KillAll]
@@ -669,8 +668,7 @@ fn the_stop_deadline_lets_go_of_whatever_is_left() {
     let mut a = helper("a");
     a.stop_timeout = secs(2.0);
     let mut r = Run::new(plan(vec![a])).start();
-    r.sup.signal(15, None, r.now);
-    r.apply();
+    r.signal(15, None);
     // Progress every second, the kill at 2 s, letting go 5 s later.
     let mut deadlines = Vec::new();
     while let Some(t) = r.sup.next_deadline(&r.world, r.now) {
@@ -692,8 +690,7 @@ fn waiting_helpers_are_done_when_the_run_stops() {
     let mut web = helper("web");
     web.depends_on = vec!["db".into()];
     let mut r = Run::new(plan(vec![db, web])).start();
-    r.sup.signal(1, Some("SIGHUP"), r.now);
-    r.apply();
+    r.signal(1, Some("SIGHUP"));
     r.take();
     assert_eq!(r.state(1), State::Done { code: 0 });
     r.output(0, "up");
@@ -724,45 +721,49 @@ fn the_log_breaking_stops_the_run_with_its_code_once() {
     assert_eq!(r.finished(true), Some(141));
 }
 
-#[test]
-fn kill_others_on_fail_stops_the_run_with_the_failures_code() {
+/// Helpers a and b with `--kill-others-on-fail` (`on_fail`) or `--kill-others`; a exits with
+/// `code`: the records that follow, and whether b is being stopped.
+fn kill_others(on_fail: bool, code: i32) -> (Vec<Record>, bool) {
     let opts = Options {
-        kill_others_on_fail: true,
-        kill_others: false,
+        kill_others_on_fail: on_fail,
+        kill_others: !on_fail,
     };
     let mut r = Run::with(plan(vec![helper("a"), helper("b")]), opts).start();
-    r.exit(0, Exit::Code(0));
-    assert!(is_running(r.state(1)), "a success does not stop the others");
-    let mut r = Run::with(plan(vec![helper("a"), helper("b")]), opts).start();
     r.take();
-    r.exit(0, Exit::Code(3));
+    r.exit(0, Exit::Code(code));
+    let stopping = matches!(r.state(1), State::Stopping { .. });
     let recs = r.records();
+    if stopping {
+        r.exit(1, Exit::Signal(15));
+        let want = if code == 0 { 0 } else { code };
+        assert_eq!(r.finished(true), Some(want));
+    }
+    (recs, stopping)
+}
+
+#[test]
+fn kill_others_on_fail_stops_the_run_with_the_failures_code() {
+    assert!(
+        !kill_others(true, 0).1,
+        "a success does not stop the others"
+    );
+    let (recs, stopping) = kill_others(true, 3);
+    assert!(stopping);
     assert_eq!(
         recs[1].message(),
         "a failed: stopping the others (--kill-others-on-fail)"
     );
-    r.exit(1, Exit::Signal(15));
-    assert_eq!(r.finished(true), Some(3));
 }
 
 #[test]
 fn kill_others_stops_the_run_on_any_end() {
-    let opts = Options {
-        kill_others_on_fail: false,
-        kill_others: true,
-    };
-    let mut r = Run::with(plan(vec![helper("a"), helper("b")]), opts).start();
-    r.take();
-    r.exit(0, Exit::Code(0));
-    let recs = r.records();
+    let (recs, stopping) = kill_others(false, 0);
+    assert!(stopping);
     assert_eq!(
         recs[1].message(),
         "a ended: stopping the others (--kill-others)"
     );
     assert!(!recs[1].warn());
-    assert!(matches!(r.state(1), State::Stopping { .. }));
-    r.exit(1, Exit::Signal(15));
-    assert_eq!(r.finished(true), Some(0));
 }
 
 #[test]
@@ -905,8 +906,7 @@ fn a_restart_waits_for_the_old_tree_to_go() {
 #[test]
 fn no_leftover_line_during_a_stop() {
     let mut r = Run::new(plan(vec![helper("g")])).start();
-    r.sup.signal(15, None, r.now);
-    r.apply();
+    r.signal(15, None);
     r.world.members.insert(r.pid(0), 1);
     r.take();
     r.exit(0, Exit::Signal(15));
@@ -923,8 +923,7 @@ fn a_stop_kills_an_old_tree_that_the_mux_let_go_of() {
     r.world.members.insert(pid, 1);
     r.exit(0, Exit::Code(1));
     r.take();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     assert!(r.take().contains(&Action::KillReleasedGroup {
         helper: 0,
         pgid: pid
@@ -1109,12 +1108,18 @@ fn a_change_restarts_an_ended_helper_with_a_fresh_restart_count() {
     assert!(is_running(r.state(0)));
 }
 
-#[test]
-fn on_busy_queue_builds_again_after_the_running_build() {
-    let mut r = Run::new(watch_plan(vec![], true, &[], OnBusy::Queue)).start();
+/// Watch mode with a build only, running since 1.2 s after a change at 1 s.
+fn building(on_busy: OnBusy) -> Run {
+    let mut r = Run::new(watch_plan(vec![], true, &[], on_busy)).start();
     change(&mut r, 1.0, &["src/a.rs"]);
     r.at(1.2);
     r.take();
+    r
+}
+
+#[test]
+fn on_busy_queue_builds_again_after_the_running_build() {
+    let mut r = building(OnBusy::Queue);
     change(&mut r, 1.5, &["src/b.rs"]);
     r.at(3.0);
     assert!(r.spawns().is_empty(), "not while the build runs");
@@ -1125,10 +1130,7 @@ fn on_busy_queue_builds_again_after_the_running_build() {
 
 #[test]
 fn on_busy_ignore_drops_changes_during_the_build_and_says_so_once() {
-    let mut r = Run::new(watch_plan(vec![], true, &[], OnBusy::Ignore)).start();
-    change(&mut r, 1.0, &["src/a.rs"]);
-    r.at(1.2);
-    r.take();
+    let mut r = building(OnBusy::Ignore);
     change(&mut r, 1.5, &["src/b.rs"]);
     change(&mut r, 1.6, &["src/c.rs"]);
     assert_eq!(
@@ -1144,10 +1146,7 @@ fn on_busy_ignore_drops_changes_during_the_build_and_says_so_once() {
 
 #[test]
 fn on_busy_restart_stops_the_build_and_starts_it_again() {
-    let mut r = Run::new(watch_plan(vec![], true, &[], OnBusy::Restart)).start();
-    change(&mut r, 1.0, &["src/a.rs"]);
-    r.at(1.2);
-    r.take();
+    let mut r = building(OnBusy::Restart);
     change(&mut r, 1.5, &["src/b.rs"]);
     let done = r.take();
     assert_eq!(
@@ -1200,8 +1199,7 @@ fn a_build_that_keeps_changing_its_inputs_is_a_rebuild_loop() {
 #[test]
 fn changes_are_ignored_once_the_run_stops() {
     let mut r = Run::new(watch_plan(vec![], true, &[], OnBusy::Queue)).start();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     change(&mut r, 1.0, &["src/a.rs"]);
     r.at(5.0);
     assert!(r.spawns().is_empty());
@@ -1247,8 +1245,7 @@ fn stops(done: &[Action]) -> Vec<usize> {
 fn dependents_stop_before_their_dependencies_and_loners_at_once() {
     let mut r = Run::new(chain()).start();
     r.take();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     assert_eq!(stops(&r.take()), [2, 3], "web and log first");
     assert!(is_running(r.state(0)) && is_running(r.state(1)));
     r.exit(2, Exit::Signal(15));
@@ -1265,8 +1262,7 @@ fn dependents_stop_before_their_dependencies_and_loners_at_once() {
 #[test]
 fn a_dependent_that_left_processes_holds_its_dependency_until_they_are_gone() {
     let mut r = Run::new(chain()).start();
-    r.sup.signal(15, None, r.now);
-    r.apply();
+    r.signal(15, None);
     let web = r.pid(2);
     r.world.members.insert(web, 1);
     r.exit(2, Exit::Signal(15));
@@ -1282,8 +1278,7 @@ fn a_dependent_that_left_processes_holds_its_dependency_until_they_are_gone() {
 #[test]
 fn each_stage_of_an_ordered_stop_gets_its_own_stop_timeout() {
     let mut r = Run::new(chain()).start();
-    r.sup.signal(15, None, r.now);
-    r.apply();
+    r.signal(15, None);
     r.at(4.0);
     r.exit(2, Exit::Signal(15));
     r.at(4.0);
@@ -1302,8 +1297,7 @@ fn each_stage_of_an_ordered_stop_gets_its_own_stop_timeout() {
 #[test]
 fn the_stop_says_every_second_what_it_waits_for() {
     let mut r = Run::new(chain()).start();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     r.world.members.insert(r.pid(2), 3);
     r.world.members.insert(r.pid(3), 1);
     r.at(0.5);
@@ -1331,8 +1325,7 @@ fn the_stop_says_every_second_what_it_waits_for() {
 #[test]
 fn progress_ends_with_the_stop() {
     let mut r = Run::new(plan(vec![helper("a")])).start();
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     r.exit(0, Exit::Signal(15));
     r.at(1.0);
     assert!(r.progress.is_empty(), "nothing left to wait for");
@@ -1432,8 +1425,7 @@ fn ctl_requests_are_refused_for_waiting_helpers_and_while_the_run_stops() {
         r.request(1, Request::Start, r.now),
         Err("web waits for its dependencies to be ready".into())
     );
-    r.sup.signal(2, None, r.now);
-    r.apply();
+    r.signal(2, None);
     assert_eq!(
         r.request(0, Request::Restart, r.now),
         Err("spawnmux is stopping".into())
