@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+// The one duration grammar (`duration.rs`), for every flag that takes a duration.
+use crate::duration::parse as parse_duration;
+
 /// Run helper processes side by side, with their output merged into one log.
 #[derive(Debug, Parser)]
 #[command(name = "spawnmux", version, about)]
@@ -194,17 +197,6 @@ pub(crate) struct DemoChildArgs {
     /// Longest random sleep between two lines, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub(crate) max_sleep_ms: u64,
-}
-
-/// `10s`, `250ms`, `1m30s`, or a bare number of seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-    }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); try 10s or 500ms"))
 }
 
 #[cfg(test)]

@@ -1,15 +1,14 @@
 //! `spawnmux.toml`: raw serde structs (unknown keys rejected), then validation into
 //! [`RunSpec`]. Every error is one line: `FILE:LINE:COL: problem`, naming the key.
 
+use indexmap::IndexMap;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
-use std::time::Duration;
-
-use indexmap::IndexMap;
-use serde::Deserialize;
 use toml::Spanned;
 
+use crate::duration::parse as parse_duration;
 use crate::load::LoadError;
 use crate::spec::{HelperSpec, OnBusy, Program, Restart, RunSpec, WatchSpec};
 
@@ -403,12 +402,6 @@ fn helper_spec(
     Ok(spec)
 }
 
-/// `"5s"`, `"500ms"`, `"1m"`.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. \"5s\" or \"500ms\""))
-}
-
 /// `TERM`, `SIGTERM`, `term` or a number.
 fn signal_number(v: &toml::Value) -> Option<i32> {
     if let Some(n) = v.as_integer() {
@@ -503,6 +496,8 @@ pub(crate) fn find_cycle(helpers: &[HelperSpec]) -> Option<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn load_text(name: &str, text: &str) -> Result<RunSpec, LoadError> {

@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod demo;
+mod duration;
 mod load;
 mod output;
 mod procfile;
