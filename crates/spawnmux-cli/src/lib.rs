@@ -3,12 +3,10 @@
 //! the loaders (`__fuzz`). Not a public API.
 
 mod cli;
-mod config;
 mod demo;
 mod duration;
 mod load;
 mod output;
-mod procfile;
 mod runner;
 mod signals;
 mod spec;

@@ -1,34 +1,19 @@
 //! Finding and loading what `spawnmux run` runs: a `spawnmux.toml`, a Procfile, or commands
 //! given after `--`; then `--only` / `--except`.
 
+mod config;
+mod error;
+mod procfile;
+
+pub(crate) use config::{find_cycle, load_bytes as config_bytes};
+pub(crate) use error::LoadError;
+pub(crate) use procfile::{parse as procfile_text, parse_env_file};
+
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{RunArgs, WatchArgs};
 use crate::spec::{check_name, name_char, HelperSpec, Program, RunSpec, WatchSpec, RESERVED_NAME};
-
-/// A problem with the user's input (config file, Procfile, env file, arguments): one line,
-/// naming the file, the position and the problem. `spawnmux` prints it and exits with 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LoadError(pub(crate) String);
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // One line whatever the file held: control characters quoted from it (a `\n` from an
-        // escape in a TOML or .env string, an ESC) are shown escaped.
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                f.write_char(c)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// Loads the helpers `args` ask for, relative to the current directory.
 pub(crate) fn load(args: &RunArgs) -> Result<RunSpec, LoadError> {
@@ -64,7 +49,7 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
         }
         ad_hoc(&args.commands, &args.names)?
     } else if let Some(config) = config_path(args, dir) {
-        let mut spec = crate::config::load(&config)?;
+        let mut spec = config::load(&config)?;
         if args.config.is_none() && dir.join("Procfile").exists() {
             spec.notes.push(
                 "using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)"
@@ -94,7 +79,7 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
             )));
         } else {
             let env = env_files(&args.env_files, procfile.parent())?;
-            crate::procfile::load(&procfile, &env)?
+            procfile::load(&procfile, &env)?
         }
     };
     apply_watch_args(&mut spec, &args.watch, dir)?;
@@ -210,11 +195,11 @@ fn env_files(
     let mut env = BTreeMap::new();
     if files.is_empty() {
         if let Some(dot_env) = procfile_dir.map(|d| d.join(".env")).filter(|p| p.exists()) {
-            crate::procfile::read_env_file(&dot_env, &mut env)?;
+            procfile::read_env_file(&dot_env, &mut env)?;
         }
     }
     for f in files {
-        crate::procfile::read_env_file(f, &mut env)?;
+        procfile::read_env_file(f, &mut env)?;
     }
     Ok(env)
 }

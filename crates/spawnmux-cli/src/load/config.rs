@@ -8,8 +8,8 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
+use super::error::LoadError;
 use crate::duration::parse as parse_duration;
-use crate::load::LoadError;
 use crate::spec::{HelperSpec, OnBusy, Program, Restart, RunSpec, WatchSpec};
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::load::LoadError;
+use super::error::LoadError;
 use crate::spec::{HelperSpec, Program, RunSpec};
 
 /// Foreman's first port; each process type gets the next hundred.
