@@ -1,10 +1,12 @@
-//! Procfiles (foreman-compatible) and `.env` files.
+//! Procfiles (foreman-compatible) and `.env` files, lowered to a [`Draft`]: each line's
+//! `name: command` shape is checked here, names by `validate.rs`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::error::LoadError;
-use crate::spec::{HelperSpec, Program, RunSpec};
+use super::draft::{Draft, Field, HelperDraft, Kind};
+use super::error::{At, LoadError, Origin};
+use crate::spec::Program;
 
 /// Foreman's first port; each process type gets the next hundred.
 const BASE_PORT: u16 = 5000;
@@ -12,18 +14,22 @@ const BASE_PORT: u16 = 5000;
 /// `name: command` lines; `#` comments and blank lines ignored. `env` (from the env files) is
 /// given to every helper, plus `PORT` = base + 100 × position, as foreman does (base 5000, or
 /// `PORT` from the env files).
-pub(crate) fn load(path: &Path, env: &BTreeMap<String, String>) -> Result<RunSpec, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
-    parse(path, &text, env)
+pub(crate) fn read(path: &Path, env: &BTreeMap<String, String>) -> Result<Draft, LoadError> {
+    lower(path, &read_text(path)?, env)
 }
 
-/// [`load`] on the Procfile's text, already read (`path` is for messages).
-pub(crate) fn parse(
+/// The file's text.
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))
+}
+
+/// [`read`] on the Procfile's text, already read (`path` is for messages).
+pub(crate) fn lower(
     path: &Path,
     text: &str,
     env: &BTreeMap<String, String>,
-) -> Result<RunSpec, LoadError> {
+) -> Result<Draft, LoadError> {
     let base: u16 = match env.get("PORT") {
         Some(p) => p.parse().map_err(|_| {
             LoadError(format!(
@@ -32,46 +38,33 @@ pub(crate) fn parse(
         })?,
         None => BASE_PORT,
     };
-    let mut helpers: Vec<HelperSpec> = Vec::new();
+    let mut draft = Draft::new(Origin::file(path, String::new()), PathBuf::from("."));
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let at = |msg: String| LoadError(format!("{}:{}: {msg}", path.display(), i + 1));
+        let at = At::Line(i + 1);
         let Some((name, command)) = line.split_once(':') else {
-            return Err(at(format!("expected `name: command`, found `{line}`")));
+            let problem = format!("expected `name: command`, found `{line}`");
+            return Err(draft.origin.error(&at, problem));
         };
         let (name, command) = (name.trim(), command.trim());
-        if let Err(problem) = crate::spec::check_name(name) {
-            return Err(at(format!("process name `{name}` {problem}")));
-        }
         if command.is_empty() {
-            return Err(at(format!("process `{name}` has no command")));
+            let problem = format!("process `{name}` has no command");
+            return Err(draft.origin.error(&at, problem));
         }
-        if helpers.iter().any(|h| h.name == name) {
-            return Err(at(format!("process `{name}` is defined twice")));
-        }
-        let mut h = HelperSpec::new(name, Program::Shell(command.to_string()));
+        let program = Program::Shell(command.to_string());
+        let mut h = HelperDraft::new(Kind::Process, Field::new(name.to_string(), at), program);
         h.env = env.clone();
-        h.env.insert(
-            "PORT".into(),
-            (u64::from(base) + 100 * helpers.len() as u64).to_string(),
-        );
-        helpers.push(h);
+        let port = u64::from(base) + 100 * draft.helpers.len() as u64;
+        h.env.insert("PORT".into(), port.to_string());
+        draft.helpers.push(h);
     }
-    if helpers.is_empty() {
-        return Err(LoadError(format!(
-            "{}: no processes defined",
-            path.display()
-        )));
+    if draft.helpers.is_empty() {
+        return Err(draft.origin.error(&At::File, "no processes defined"));
     }
-    Ok(RunSpec {
-        helpers,
-        origin: path.display().to_string(),
-        watch: None,
-        notes: Vec::new(),
-    })
+    Ok(draft)
 }
 
 /// Reads a `.env` file: `KEY=VALUE`, optional `export `, `#` comments, single quotes literal,
@@ -80,9 +73,7 @@ pub(crate) fn read_env_file(
     path: &Path,
     into: &mut BTreeMap<String, String>,
 ) -> Result<(), LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
-    parse_env_file(path, &text, into)
+    parse_env_file(path, &read_text(path)?, into)
 }
 
 /// [`read_env_file`] on the file's text, already read (`path` is for messages).
@@ -139,123 +130,4 @@ fn env_value(v: &str) -> Result<String, &'static str> {
         return Ok(out);
     }
     Ok(v.split(" #").next().unwrap_or("").trim().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(name: &str, text: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("spawnmux-procfile-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let p = dir.join(name);
-        std::fs::write(&p, text).expect("write");
-        p
-    }
-
-    #[test]
-    fn procfile_with_ports_and_env() {
-        let p = write(
-            "Procfile",
-            "# app\nweb: bundle exec puma -p $PORT\n\nworker:  rake jobs:work\n",
-        );
-        let env = BTreeMap::from([("A".to_string(), "1".to_string())]);
-        let spec = load(&p, &env).expect("valid");
-        assert_eq!(spec.helpers.len(), 2);
-        assert_eq!(spec.helpers[0].name, "web");
-        assert_eq!(
-            spec.helpers[0].program,
-            Program::Shell("bundle exec puma -p $PORT".into())
-        );
-        assert_eq!(spec.helpers[0].env["PORT"], "5000");
-        assert_eq!(spec.helpers[1].env["PORT"], "5100");
-        assert_eq!(
-            spec.helpers[1].program,
-            Program::Shell("rake jobs:work".into())
-        );
-        assert_eq!(spec.helpers[1].env["A"], "1");
-    }
-
-    #[test]
-    fn procfile_errors_name_the_line() {
-        let p = write("Bad1", "web: ok\nnonsense\n");
-        assert!(load(&p, &BTreeMap::new())
-            .expect_err("bad")
-            .0
-            .ends_with(":2: expected `name: command`, found `nonsense`"));
-        let p = write("Bad2", "web: a\nweb: b\n");
-        assert!(load(&p, &BTreeMap::new())
-            .expect_err("dup")
-            .0
-            .ends_with(":2: process `web` is defined twice"));
-        let e = parse(Path::new("Procfile"), "web ui: a\n", &BTreeMap::new()).expect_err("space");
-        assert_eq!(
-            e.0,
-            "Procfile:1: process name `web ui` may only contain ASCII letters, digits, `.`, `-` and `_`"
-        );
-        let e =
-            parse(Path::new("Procfile"), "spawnmux: a\n", &BTreeMap::new()).expect_err("reserved");
-        assert_eq!(
-            e.0,
-            "Procfile:1: process name `spawnmux` is reserved (it names spawnmux's own lines in the log)"
-        );
-        let spec =
-            parse(Path::new("Procfile"), "web.1: a\n", &BTreeMap::new()).expect("a dot is fine");
-        assert_eq!(spec.helpers[0].name, "web.1");
-        let p = write("Bad3", "# nothing\n");
-        assert!(load(&p, &BTreeMap::new())
-            .expect_err("empty")
-            .0
-            .ends_with(": no processes defined"));
-    }
-
-    #[test]
-    fn env_files() {
-        let p = write(
-            ".env",
-            "# c\nexport A=1\nB = 'x # y'\nC=\"a\\nb \\\"q\\\"\"\nD=plain # comment\n",
-        );
-        let mut env = BTreeMap::new();
-        read_env_file(&p, &mut env).expect("valid");
-        assert_eq!(env["A"], "1");
-        assert_eq!(env["B"], "x # y");
-        assert_eq!(env["C"], "a\nb \"q\"");
-        assert_eq!(env["D"], "plain");
-        let bad = write("bad.env", "OK=1\nNOEQUALS\n");
-        assert!(read_env_file(&bad, &mut env)
-            .expect_err("bad")
-            .0
-            .ends_with(":2: expected KEY=VALUE"));
-    }
-
-    /// Found by the `procfile` fuzz target: a `PORT` with an escaped newline (`PORT="50\n00"`)
-    /// made the "not a number" error two lines.
-    #[test]
-    fn port_with_an_escaped_newline_gives_a_one_line_error() {
-        let mut env = BTreeMap::new();
-        parse_env_file(Path::new(".env"), "PORT=\"50\\n00\"\n", &mut env).expect("valid");
-        let e = parse(Path::new("Procfile"), "web: x\n", &env).expect_err("not a number");
-        assert_eq!(
-            e.to_string(),
-            "PORT from the env file is not a port number (0-65535): `50\\n00`"
-        );
-    }
-
-    /// Found while writing the `procfile` fuzz target's PORT check (and confirmed with it): a
-    /// `PORT` near `u32::MAX` overflowed `base + 100 × position` (a panic in debug builds, a
-    /// wrapped port in release).
-    #[test]
-    fn port_beyond_65535_is_refused_and_ports_never_overflow() {
-        let procfile = "a: x\nb: y\n";
-        let env = BTreeMap::from([("PORT".to_string(), "4294967290".to_string())]);
-        let e = parse(Path::new("Procfile"), procfile, &env).expect_err("not a port");
-        assert!(
-            e.0.starts_with("PORT from the env file is not a port number"),
-            "{e}"
-        );
-        let env = BTreeMap::from([("PORT".to_string(), "65535".to_string())]);
-        let spec = parse(Path::new("Procfile"), procfile, &env).expect("valid");
-        assert_eq!(spec.helpers[1].env["PORT"], "65635");
-    }
 }
