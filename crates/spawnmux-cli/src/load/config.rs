@@ -153,8 +153,8 @@ fn helper_program(
     name: &str,
     raw: &Spanned<RawHelper>,
 ) -> Result<Program, LoadError> {
-    let h = raw.get_ref();
-    let (at, problem) = match (&h.command, &h.shell) {
+    let RawHelper { command, shell, .. } = raw.get_ref();
+    let (at, problem) = match (command, shell) {
         (Some(_), Some(shell)) => (
             shell.span(),
             format!("helper `{name}` has both `command` and `shell`; keep one"),
