@@ -1,9 +1,15 @@
-//! Command-line arguments.
+//! Command-line arguments (clap): the raw input of `spawnmux run` and `spawnmux demo`. Values
+//! that a config file can give too (the watch flags' durations and modes) stay text here, so
+//! that `load/validate.rs` reads flag and key the same way; `load/` turns these into the plan.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+// The one duration grammar (`duration.rs`): here for `demo --duration`; `run`'s duration
+// flags are read with it by `load/validate.rs`.
+use crate::duration::parse as parse_duration;
 
 /// Run helper processes side by side, with their output merged into one log.
 #[derive(Debug, Parser)]
@@ -159,16 +165,18 @@ pub(crate) struct WatchArgs {
     /// `[watch] output`.
     #[arg(long = "build-output", value_name = "PATH")]
     pub(crate) output: Vec<PathBuf>,
-    /// Quiet time after the last change before acting (default 200ms).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub(crate) debounce: Option<Duration>,
-    /// A change during a rebuild: queue another rebuild, restart the running one, or ignore it.
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub(crate) on_busy: Option<crate::spec::OnBusy>,
+    /// Quiet time after the last change before acting (default 200ms). Replaces
+    /// `[watch] debounce`.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) debounce: Option<String>,
+    /// A change during a rebuild: `queue` another rebuild (default), `restart` the running
+    /// one, or `ignore` it. Replaces `[watch] on_busy`.
+    #[arg(long, value_name = "MODE")]
+    pub(crate) on_busy: Option<String>,
     /// Poll the file system (default every 1s) instead of OS notifications: for network
-    /// drives and file systems that do not report changes.
-    #[arg(long, value_parser = parse_duration, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "1s")]
-    pub(crate) poll: Option<Duration>,
+    /// drives and file systems that do not report changes. Replaces `[watch] poll`.
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1)]
+    pub(crate) poll: Option<Option<String>>,
     /// Do not read .gitignore, .ignore and .git/info/exclude files.
     #[arg(long)]
     pub(crate) no_gitignore: bool,
@@ -194,17 +202,6 @@ pub(crate) struct DemoChildArgs {
     /// Longest random sleep between two lines, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub(crate) max_sleep_ms: u64,
-}
-
-/// `10s`, `250ms`, `1m30s`, or a bare number of seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-    }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); try 10s or 500ms"))
 }
 
 #[cfg(test)]

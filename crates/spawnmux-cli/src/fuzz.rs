@@ -15,7 +15,7 @@ use crate::spec::{Program, RunSpec};
 /// `name: command` lines, must load to the same helpers.
 pub fn check_procfile(env_text: &str, procfile_text: &str) {
     let mut env = BTreeMap::new();
-    if let Err(e) = crate::procfile::parse_env_file(Path::new(".env"), env_text, &mut env) {
+    if let Err(e) = crate::load::parse_env_file(Path::new(".env"), env_text, &mut env) {
         check_line_error(&e.to_string(), ".env", env_text);
         return;
     }
@@ -25,7 +25,7 @@ pub fn check_procfile(env_text: &str, procfile_text: &str) {
             "accepted variable name `{key}`"
         );
     }
-    let spec = match crate::procfile::parse(Path::new("Procfile"), procfile_text, &env) {
+    let spec = match crate::load::procfile_text(Path::new("Procfile"), procfile_text, &env) {
         Ok(spec) => spec,
         Err(e) => {
             check_line_error(&e.to_string(), "Procfile", procfile_text);
@@ -66,7 +66,7 @@ pub fn check_procfile(env_text: &str, procfile_text: &str) {
         assert_eq!(port, base + 100 * i as u64, "PORT of process {i}");
         written.push_str(&format!("{}: {command}\n", h.name));
     }
-    let again = crate::procfile::parse(Path::new("Procfile"), &written, &env)
+    let again = crate::load::procfile_text(Path::new("Procfile"), &written, &env)
         .unwrap_or_else(|e| panic!("written back, it fails: {e}\n{written}"));
     assert_eq!(
         again, spec,
@@ -83,7 +83,7 @@ pub fn check_config(bytes: &[u8]) {
     // current directory holds.
     let path = Path::new("spawnmux-fuzz-nowhere").join("spawnmux.toml");
     let file = path.display().to_string();
-    let spec: RunSpec = match crate::config::load_bytes(&path, bytes.to_vec()) {
+    let spec: RunSpec = match crate::load::config_bytes(&path, bytes.to_vec()) {
         Ok(spec) => spec,
         Err(e) => {
             let msg = &e.to_string();
@@ -132,7 +132,7 @@ pub fn check_config(bytes: &[u8]) {
             assert!(spec.helpers.iter().any(|o| &o.name == d), "unknown `{d}`");
         }
     }
-    assert_eq!(crate::config::find_cycle(&spec.helpers), None);
+    assert_eq!(crate::load::find_cycle(&spec.helpers), None);
 }
 
 /// `LINE:COL: ...` → (LINE, COL).

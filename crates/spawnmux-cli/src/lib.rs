@@ -3,12 +3,11 @@
 //! the loaders (`__fuzz`). Not a public API.
 
 mod cli;
-mod config;
 mod demo;
+mod duration;
 mod load;
 mod os;
 mod output;
-mod procfile;
 mod record;
 mod runner;
 mod spec;

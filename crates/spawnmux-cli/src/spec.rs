@@ -1,6 +1,6 @@
-//! What `spawnmux run` runs: helpers, validated, whatever they came from (a `spawnmux.toml`,
-//! a Procfile, or commands on the command line). The loaders (`config.rs`, `procfile.rs`)
-//! produce a [`RunSpec`]; the runner only reads it.
+//! The plan: what `spawnmux run` runs, validated, whatever it came from (a `spawnmux.toml`, a
+//! Procfile, or commands on the command line). `load/` produces a [`RunSpec`] (its last step,
+//! `load/validate.rs`); the runner only reads it. Imports nothing of the crate.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub(crate) struct RunSpec {
 }
 
 /// What to do with a file change that arrives while the rebuild is running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum OnBusy {
     /// Rebuild again once the running build has ended (default).
     #[default]

@@ -1,0 +1,177 @@
+//! The one intermediate form: what every source lowers to (`config.rs` for spawnmux.toml,
+//! `procfile.rs`, `adhoc.rs` for the commands after `--`, `flags.rs` for the watch flags)
+//! before anything is checked. A [`Draft`] holds settings *as written* (text, with where it
+//! was written); `validate.rs` alone interprets and checks them, the same way whatever their
+//! source, and turns the draft into the plan (`crate::spec`).
+//!
+//! The sources check only what their own syntax requires: a TOML type, a Procfile line's
+//! `name: command` shape, a program that is not empty.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::error::{At, Origin};
+use crate::spec::{Program, RESERVED_NAME};
+
+/// What `spawnmux run` was asked to run, not yet checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    /// What it was read from, for messages.
+    pub(crate) origin: Origin,
+    /// The directory relative `cwd`s are resolved against (the config file's).
+    pub(crate) base: PathBuf,
+    pub(crate) helpers: Vec<HelperDraft>,
+    pub(crate) watch: Option<WatchDraft>,
+    /// Things to say before anything starts (`RunSpec::notes`).
+    pub(crate) notes: Vec<String>,
+}
+
+impl Draft {
+    /// No helpers yet, from `origin`, with `cwd`s relative to `base`.
+    pub(crate) fn new(origin: Origin, base: PathBuf) -> Draft {
+        Draft {
+            origin,
+            base,
+            helpers: Vec::new(),
+            watch: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// `base`, or else the first of `base-2`, `base-3`, … that no helper has (nor spawnmux's
+    /// own lines).
+    pub(crate) fn free_name(&self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut n = 1;
+        while name == RESERVED_NAME || self.helpers.iter().any(|h| h.name.value == name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        name
+    }
+}
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Field<T> {
+    pub(crate) value: T,
+    pub(crate) at: At,
+}
+
+impl<T> Field<T> {
+    pub(crate) fn new(value: T, at: At) -> Field<T> {
+        Field { value, at }
+    }
+}
+
+/// How a helper was written; it decides how messages name the helper and its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A `[helpers.NAME]` table.
+    Helper,
+    /// The rebuild: `[watch] run`, or `--on-change`.
+    Build,
+    /// A Procfile line.
+    Process,
+    /// A command after `--`.
+    Command,
+}
+
+/// One helper as written; `None` is "not given" (the plan's default applies).
+#[derive(Debug, Clone)]
+pub(crate) struct HelperDraft {
+    pub(crate) kind: Kind,
+    pub(crate) name: Field<String>,
+    /// Checked by the source (never empty).
+    pub(crate) program: Program,
+    pub(crate) cwd: Option<Field<String>>,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) restart: Option<Field<String>>,
+    pub(crate) max_restarts: Option<u32>,
+    /// A name or a number, as TOML gives it (only spawnmux.toml has the key).
+    pub(crate) stop_signal: Option<Field<toml::Value>>,
+    pub(crate) stop_timeout: Option<Field<String>>,
+    pub(crate) ready_line: Option<String>,
+    pub(crate) ready_timeout: Option<Field<String>>,
+    pub(crate) color: Option<bool>,
+    pub(crate) depends_on: Vec<Field<String>>,
+}
+
+impl HelperDraft {
+    /// `name` running `program`, nothing else given.
+    pub(crate) fn new(kind: Kind, name: Field<String>, program: Program) -> HelperDraft {
+        HelperDraft {
+            kind,
+            name,
+            program,
+            cwd: None,
+            env: BTreeMap::new(),
+            restart: None,
+            max_restarts: None,
+            stop_signal: None,
+            stop_timeout: None,
+            ready_line: None,
+            ready_timeout: None,
+            color: None,
+            depends_on: Vec::new(),
+        }
+    }
+}
+
+/// `[watch]` and the watch flags, as written.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchDraft {
+    /// The `[watch]` table, or `--watch` when only flags asked for watch mode.
+    pub(crate) at: At,
+    /// Absolute: what paths are shown relative to and `ignore` patterns are rooted at.
+    pub(crate) base: PathBuf,
+    pub(crate) paths: Vec<Field<WatchPath>>,
+    pub(crate) ignore: Vec<Field<String>>,
+    pub(crate) gitignore: Option<bool>,
+    /// Absolute; never checked (a build may create them).
+    pub(crate) output: Vec<PathBuf>,
+    pub(crate) debounce: Option<Field<String>>,
+    pub(crate) on_busy: Option<Field<String>>,
+    pub(crate) poll: Option<Poll>,
+    /// The rebuild (kind [`Kind::Build`]).
+    pub(crate) build: Option<HelperDraft>,
+    /// Names of helpers to restart.
+    pub(crate) restart: Vec<Field<String>>,
+}
+
+impl WatchDraft {
+    /// Nothing given yet.
+    pub(crate) fn new(at: At, base: PathBuf) -> WatchDraft {
+        WatchDraft {
+            at,
+            base,
+            paths: Vec::new(),
+            ignore: Vec::new(),
+            gitignore: None,
+            output: Vec::new(),
+            debounce: None,
+            on_busy: None,
+            poll: None,
+            build: None,
+            restart: Vec::new(),
+        }
+    }
+}
+
+/// A path to watch: as written (for messages) and resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WatchPath {
+    pub(crate) written: String,
+    pub(crate) full: PathBuf,
+}
+
+/// `poll` / `--poll`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Poll {
+    /// `poll = false`: OS notifications.
+    Off,
+    /// `poll = true`, `--poll` without a value: the default interval.
+    Default,
+    /// An interval, a duration as written.
+    Every(Field<String>),
+}

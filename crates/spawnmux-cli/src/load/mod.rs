@@ -1,0 +1,176 @@
+//! Loading: what `spawnmux run` runs, from its arguments to the plan (`crate::spec`), in one
+//! direction (ripgrep's lowargs -> hiargs):
+//!
+//! 1. raw input: the arguments (`crate::cli`), spawnmux.toml (`config.rs`'s serde structs), a
+//!    Procfile and `.env` files (`procfile.rs`), the commands after `--` (`adhoc.rs`);
+//! 2. each source lowered to the one intermediate form, a [`Draft`](draft::Draft) (the watch
+//!    flags laid over it by `flags.rs`);
+//! 3. the draft checked and turned into the plan (`validate.rs`);
+//! 4. `--only` / `--except` applied to the plan ([`select`]).
+//!
+//! `error.rs` is the bottom: [`LoadError`] and positions. No module imports one above it
+//! (ARCHITECTURE.md, "Loading").
+
+mod adhoc;
+mod config;
+mod draft;
+mod error;
+mod flags;
+mod procfile;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub(crate) use error::LoadError;
+pub(crate) use procfile::parse_env_file;
+pub(crate) use validate::find_cycle;
+
+use crate::cli::RunArgs;
+use crate::spec::{HelperSpec, RunSpec};
+use draft::Draft;
+
+/// Loads the helpers `args` ask for, relative to the current directory.
+pub(crate) fn load(args: &RunArgs) -> Result<RunSpec, LoadError> {
+    let cwd = std::env::current_dir().map_err(|e| LoadError(format!("current directory: {e}")))?;
+    load_in(args, &cwd)
+}
+
+/// [`load`], relative to `dir`.
+pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> {
+    let mut draft = source(args, dir)?;
+    flags::apply(&mut draft, &args.watch, dir)?;
+    let mut spec = validate::plan(&draft)?;
+    select(&mut spec.helpers, &args.only, &args.except)?;
+    if let Some(w) = &mut spec.watch {
+        w.restart
+            .retain(|r| spec.helpers.iter().any(|h| &h.name == r));
+    }
+    Ok(spec)
+}
+
+/// A config file's bytes, lowered and checked alone (the `config` fuzz target).
+pub(crate) fn config_bytes(path: &Path, bytes: Vec<u8>) -> Result<RunSpec, LoadError> {
+    validate::plan(&config::lower(path, bytes)?)
+}
+
+/// A Procfile's text with `env`, lowered and checked (the `procfile` fuzz target).
+pub(crate) fn procfile_text(
+    path: &Path,
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<RunSpec, LoadError> {
+    validate::plan(&procfile::lower(path, text, env)?)
+}
+
+/// Where the helpers come from: the commands after `--`, a config file, a Procfile, or (watch
+/// flags alone) nowhere; lowered.
+fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
+    adhoc::refuse_stray(&args.stray, &args.commands)?;
+    if !args.names.is_empty() && args.commands.is_empty() {
+        return Err(LoadError(
+            "--names names the commands after --, and there are none".into(),
+        ));
+    }
+    if !args.commands.is_empty() {
+        if args.config.is_some() || args.procfile.is_some() {
+            return Err(LoadError(
+                "commands after `--` cannot be combined with -c or -f".into(),
+            ));
+        }
+        return adhoc::lower(&args.commands, &args.names);
+    }
+    if let Some(config) = config_path(args, dir) {
+        return config_draft(args, dir, &config);
+    }
+    let procfile = args
+        .procfile
+        .clone()
+        .unwrap_or_else(|| dir.join("Procfile"));
+    if args.procfile.is_none() && !procfile.exists() {
+        if args.watch.any() {
+            // Watch mode alone: `spawnmux run --watch src --on-change 'make'` (without
+            // --watch, flags.rs says what is missing).
+            return adhoc::lower(&[], &[]);
+        }
+        return Err(LoadError(format!(
+            "no spawnmux.toml or Procfile in {}; pass -c FILE, -f FILE or commands after --",
+            dir.display()
+        )));
+    }
+    let env = env_files(&args.env_files, procfile.parent())?;
+    procfile::read(&procfile, &env)
+}
+
+/// The config file, with a note when a Procfile was passed over and the `-e` files' variables
+/// under each helper's own `env`.
+fn config_draft(args: &RunArgs, dir: &Path, config: &Path) -> Result<Draft, LoadError> {
+    let mut draft = config::read(config)?;
+    if args.config.is_none() && dir.join("Procfile").exists() {
+        draft.notes.push(
+            "using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)".into(),
+        );
+    }
+    let env = env_files(&args.env_files, None)?;
+    for h in &mut draft.helpers {
+        for (k, v) in &env {
+            h.env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(draft)
+}
+
+fn config_path(args: &RunArgs, dir: &Path) -> Option<PathBuf> {
+    if let Some(c) = &args.config {
+        return Some(c.clone());
+    }
+    let default = dir.join("spawnmux.toml");
+    (args.procfile.is_none() && default.exists()).then_some(default)
+}
+
+/// The env files named with `-e`, else `.env` beside the Procfile if there is one.
+fn env_files(
+    files: &[PathBuf],
+    procfile_dir: Option<&Path>,
+) -> Result<BTreeMap<String, String>, LoadError> {
+    let mut env = BTreeMap::new();
+    if files.is_empty() {
+        if let Some(dot_env) = procfile_dir.map(|d| d.join(".env")).filter(|p| p.exists()) {
+            procfile::read_env_file(&dot_env, &mut env)?;
+        }
+    }
+    for f in files {
+        procfile::read_env_file(f, &mut env)?;
+    }
+    Ok(env)
+}
+
+/// `--only` / `--except`: every name must be a helper's; a `depends_on` on a helper left out
+/// is dropped.
+fn select(
+    helpers: &mut Vec<HelperSpec>,
+    only: &[String],
+    except: &[String],
+) -> Result<(), LoadError> {
+    for name in only.iter().chain(except) {
+        if !helpers.iter().any(|h| &h.name == name) {
+            let known: Vec<&str> = helpers.iter().map(|h| h.name.as_str()).collect();
+            return Err(LoadError(format!(
+                "no helper named `{name}` (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    if !only.is_empty() {
+        helpers.retain(|h| only.contains(&h.name));
+    }
+    helpers.retain(|h| !except.contains(&h.name));
+    let kept: Vec<String> = helpers.iter().map(|h| h.name.clone()).collect();
+    for h in helpers.iter_mut() {
+        h.depends_on.retain(|d| kept.contains(d));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! Procfiles (foreman-compatible) and `.env` files, lowered to a [`Draft`]: each line's
+//! `name: command` shape is checked here, names by `validate.rs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::draft::{Draft, Field, HelperDraft, Kind};
+use super::error::{At, LoadError, Origin};
+use crate::spec::Program;
+
+/// Foreman's first port; each process type gets the next hundred.
+const BASE_PORT: u16 = 5000;
+
+/// `name: command` lines; `#` comments and blank lines ignored. `env` (from the env files) is
+/// given to every helper, plus `PORT` = base + 100 × position, as foreman does (base 5000, or
+/// `PORT` from the env files).
+pub(crate) fn read(path: &Path, env: &BTreeMap<String, String>) -> Result<Draft, LoadError> {
+    lower(path, &read_text(path)?, env)
+}
+
+/// The file's text.
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))
+}
+
+/// [`read`] on the Procfile's text, already read (`path` is for messages).
+pub(crate) fn lower(
+    path: &Path,
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Draft, LoadError> {
+    let base: u16 = match env.get("PORT") {
+        Some(p) => p.parse().map_err(|_| {
+            LoadError(format!(
+                "PORT from the env file is not a port number (0-65535): `{p}`"
+            ))
+        })?,
+        None => BASE_PORT,
+    };
+    let mut draft = Draft::new(Origin::file(path, String::new()), PathBuf::from("."));
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = At::Line(i + 1);
+        let Some((name, command)) = line.split_once(':') else {
+            let problem = format!("expected `name: command`, found `{line}`");
+            return Err(draft.origin.error(&at, problem));
+        };
+        let (name, command) = (name.trim(), command.trim());
+        if command.is_empty() {
+            let problem = format!("process `{name}` has no command");
+            return Err(draft.origin.error(&at, problem));
+        }
+        let program = Program::Shell(command.to_string());
+        let mut h = HelperDraft::new(Kind::Process, Field::new(name.to_string(), at), program);
+        h.env = env.clone();
+        let port = u64::from(base) + 100 * draft.helpers.len() as u64;
+        h.env.insert("PORT".into(), port.to_string());
+        draft.helpers.push(h);
+    }
+    if draft.helpers.is_empty() {
+        return Err(draft.origin.error(&At::File, "no processes defined"));
+    }
+    Ok(draft)
+}
+
+/// Reads a `.env` file: `KEY=VALUE`, optional `export `, `#` comments, single quotes literal,
+/// double quotes with `\n`, `\"`, `\\` escapes, unquoted values trimmed (` #` starts a comment).
+pub(crate) fn read_env_file(
+    path: &Path,
+    into: &mut BTreeMap<String, String>,
+) -> Result<(), LoadError> {
+    parse_env_file(path, &read_text(path)?, into)
+}
+
+/// [`read_env_file`] on the file's text, already read (`path` is for messages).
+pub(crate) fn parse_env_file(
+    path: &Path,
+    text: &str,
+    into: &mut BTreeMap<String, String>,
+) -> Result<(), LoadError> {
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let at = |msg: &str| LoadError(format!("{}:{}: {msg}", path.display(), i + 1));
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| at("expected KEY=VALUE"))?;
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(at(&format!("`{key}` is not a variable name")));
+        }
+        into.insert(key.to_string(), env_value(value.trim()).map_err(at)?);
+    }
+    Ok(())
+}
+
+fn env_value(v: &str) -> Result<String, &'static str> {
+    if let Some(rest) = v.strip_prefix('\'') {
+        return rest
+            .strip_suffix('\'')
+            .map(str::to_string)
+            .ok_or("unterminated single quote");
+    }
+    if let Some(rest) = v.strip_prefix('"') {
+        let body = rest.strip_suffix('"').ok_or("unterminated double quote")?;
+        let mut out = String::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(c @ ('"' | '\\')) => out.push(c),
+                Some(c) => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                None => out.push('\\'),
+            }
+        }
+        return Ok(out);
+    }
+    Ok(v.split(" #").next().unwrap_or("").trim().to_string())
+}
