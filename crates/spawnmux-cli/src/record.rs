@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use spawnmux::Exit;
 
+use crate::spec::Condition;
+
 /// The helper name of records about the run as a whole.
 pub(crate) const RUN: &str = "spawnmux";
 
@@ -56,10 +58,13 @@ pub(crate) enum Record {
     Ready {
         helper: String,
     },
-    /// A dependency ended without ever being ready: `helper` is not started.
+    /// A dependency ended for good without meeting `condition` (with exit code `code`):
+    /// `helper` is not started.
     NotStarted {
         helper: String,
         dependency: String,
+        condition: Condition,
+        code: i32,
     },
     CannotStart {
         helper: String,
@@ -79,8 +84,29 @@ pub(crate) enum Record {
     },
     Waiting {
         helper: String,
-        missing: Vec<String>,
+        /// The dependencies it waits for, each with its condition.
+        missing: Vec<(String, Condition)>,
         waited: Duration,
+    },
+    /// A readiness check did not succeed within `timeout` (`last`: why its last attempt
+    /// failed).
+    CheckTimeout {
+        helper: String,
+        timeout: Duration,
+        check: String,
+        last: Option<String>,
+    },
+    /// `failures` liveness attempts failed in a row: the helper is restarted.
+    NotAlive {
+        helper: String,
+        failures: u32,
+        check: String,
+        error: String,
+    },
+    /// `dependency` was restarted and `helper` has `restart_with` naming it.
+    RestartWith {
+        helper: String,
+        dependency: String,
     },
     GiveUp {
         helper: String,
@@ -183,6 +209,9 @@ impl Record {
             | Exit { helper, .. }
             | ReadyTimeout { helper, .. }
             | Waiting { helper, .. }
+            | CheckTimeout { helper, .. }
+            | NotAlive { helper, .. }
+            | RestartWith { helper, .. }
             | GiveUp { helper, .. }
             | Restart { helper, .. }
             | RestartForChange { helper, .. }
@@ -208,7 +237,9 @@ impl Record {
             Ready { .. } => "ready",
             NotStarted { .. } | CannotStart { .. } => "error",
             Exit { .. } => "exit",
-            ReadyTimeout { .. } => "ready_timeout",
+            ReadyTimeout { .. } | CheckTimeout { .. } => "ready_timeout",
+            NotAlive { .. } => "not_alive",
+            RestartWith { .. } => "restart",
             Waiting { .. } => "waiting",
             GiveUp { .. } => "give_up",
             Restart { .. } | RestartForChange { .. } => "restart",
@@ -233,6 +264,7 @@ impl Record {
         use Record::*;
         match self {
             NotStarted { .. } | CannotStart { .. } | ReadyTimeout { .. } | GiveUp { .. } => true,
+            CheckTimeout { .. } | NotAlive { .. } => true,
             Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
             Exit { warn, .. } | Watch { warn, .. } => *warn,
@@ -261,7 +293,14 @@ impl Record {
             Waiting {
                 missing, waited, ..
             } => vec![
-                ("waiting_for", missing.clone().into()),
+                (
+                    "waiting_for",
+                    missing.iter().map(|(n, _)| n.clone()).collect(),
+                ),
+                (
+                    "conditions",
+                    missing.iter().map(|(_, c)| c.name()).collect(),
+                ),
                 ("waited_s", waited.as_secs().into()),
             ],
             GiveUp { restarts, .. } => vec![("restarts", (*restarts).into())],
@@ -290,6 +329,46 @@ impl Record {
             Change { paths, count, .. } | RebuildLoop { paths, count, .. } => {
                 vec![("paths", paths.clone().into()), ("count", (*count).into())]
             }
+            _ => self.check_fields(),
+        }
+    }
+
+    /// [`Record::fields`] for checks and `depends_on`.
+    fn check_fields(&self) -> Vec<(&'static str, Value)> {
+        use Record::*;
+        let ms = |d: &Duration| Value::from(d.as_millis() as u64);
+        match self {
+            NotStarted {
+                dependency,
+                condition,
+                code,
+                ..
+            } => vec![
+                ("dependency", dependency.clone().into()),
+                ("condition", condition.name().into()),
+                ("code", (*code).into()),
+            ],
+            CheckTimeout {
+                timeout,
+                check,
+                last,
+                ..
+            } => vec![
+                ("timeout_ms", ms(timeout)),
+                ("check", check.clone().into()),
+                ("last_error", last.clone().into()),
+            ],
+            NotAlive {
+                failures,
+                check,
+                error,
+                ..
+            } => vec![
+                ("failures", (*failures).into()),
+                ("check", check.clone().into()),
+                ("error", error.clone().into()),
+            ],
+            RestartWith { dependency, .. } => vec![("dependency", dependency.clone().into())],
             _ => Vec::new(),
         }
     }
@@ -305,9 +384,12 @@ impl Record {
                 command,
             } => format!("{helper} started: {command} (pid {pid})"),
             Ready { helper } => format!("{helper} is ready"),
-            NotStarted { helper, dependency } => {
-                format!("{helper} not started: {dependency} ended before it was ready")
-            }
+            NotStarted {
+                helper,
+                dependency,
+                condition,
+                code,
+            } => not_started(helper, dependency, *condition, *code),
             CannotStart { helper, error } => format!("{helper} cannot start: {error}"),
             Exit {
                 helper,
@@ -328,8 +410,8 @@ impl Record {
                 missing,
                 waited,
             } => format!(
-                "{helper} waits for {} to be ready: {}s",
-                missing.join(", "),
+                "{helper} waits for {}: {}s",
+                waits_for(missing),
                 waited.as_secs()
             ),
             GiveUp { helper, restarts } => format!(
@@ -350,7 +432,37 @@ impl Record {
                 running: true,
             } => format!("restarting {helper}: {why}"),
             RestartForChange { helper, why, .. } => format!("starting {helper} again: {why}"),
+            CheckTimeout { .. } | NotAlive { .. } | RestartWith { .. } => self.check_message(),
             _ => self.stop_or_watch_message(),
+        }
+    }
+
+    /// [`Record::message`] for checks and `restart_with`.
+    fn check_message(&self) -> String {
+        use Record::*;
+        match self {
+            CheckTimeout {
+                helper,
+                timeout,
+                check,
+                last,
+            } => format!(
+                "{helper} was not ready after {}: {check} never succeeded{}; stopping it (it counts as failed)",
+                humantime::format_duration(*timeout),
+                last.as_ref().map(|e| format!(" (last attempt: {e})")).unwrap_or_default(),
+            ),
+            NotAlive {
+                helper,
+                failures,
+                check,
+                error,
+            } => format!(
+                "{helper} is not alive: {check} failed {failures} times in a row (last: {error}); restarting it"
+            ),
+            RestartWith { helper, dependency } => {
+                format!("restarting {helper}: {dependency} restarted (restart_with)")
+            }
+            _ => unreachable!("message() renders the others"),
         }
     }
 
@@ -425,6 +537,41 @@ fn exit_message(helper: &str, exit: &Exit, ended: &Ended) -> String {
             format!("{helper} failed ({exit}) after {:.1}s", took.as_secs_f32())
         }
     }
+}
+
+fn not_started(helper: &str, dependency: &str, condition: Condition, code: i32) -> String {
+    let why = match condition {
+        Condition::Ready => format!("{dependency} ended before it was ready"),
+        Condition::Started | Condition::Completed => format!("{dependency} never started"),
+        Condition::CompletedSuccessfully => format!(
+            "{dependency} ended with exit code {code}; {helper} needs it to complete successfully"
+        ),
+    };
+    format!("{helper} not started: {why}")
+}
+
+/// `db, cache to be ready and migrate to complete successfully`.
+fn waits_for(missing: &[(String, Condition)]) -> String {
+    let mut groups: Vec<(Condition, Vec<&str>)> = Vec::new();
+    for (name, condition) in missing {
+        match groups.iter_mut().find(|(c, _)| c == condition) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((*condition, vec![name])),
+        }
+    }
+    let groups: Vec<String> = groups
+        .into_iter()
+        .map(|(condition, names)| {
+            let verb = match condition {
+                Condition::Started => "to start",
+                Condition::Ready => "to be ready",
+                Condition::Completed => "to complete",
+                Condition::CompletedSuccessfully => "to complete successfully",
+            };
+            format!("{} {verb}", names.join(", "))
+        })
+        .collect();
+    groups.join(" and ")
 }
 
 fn left_behind(helper: &str, left: Leftovers) -> String {

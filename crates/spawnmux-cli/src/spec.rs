@@ -3,6 +3,7 @@
 //! `load/validate.rs`); the runner only reads it. Imports nothing of the crate.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -126,8 +127,99 @@ pub(crate) struct HelperSpec {
     /// Whether the helper is told to colour its output (`FORCE_COLOR`); `color = false` opts
     /// out.
     pub(crate) color: bool,
-    /// Helpers that must be ready before this one starts.
+    /// Helpers that must be ready (or meet their [`Condition`]) before this one starts.
     pub(crate) depends_on: Vec<String>,
+    /// `depends_on`'s table form: the condition of each dependency named there (a name not
+    /// in it: [`Condition::Ready`]).
+    pub(crate) conditions: BTreeMap<String, Condition>,
+    /// Dependencies whose restart restarts this helper too (each is also in `depends_on`).
+    pub(crate) restart_with: Vec<String>,
+    /// `ready_http` / `ready_tcp` / `ready_exec` (never with `ready_line`).
+    pub(crate) ready_check: Option<Check>,
+    /// Before the first readiness attempt after a start.
+    pub(crate) ready_delay: Duration,
+    /// `alive_http` / `alive_tcp` / `alive_exec`: checked once ready.
+    pub(crate) alive_check: Option<Check>,
+    /// Consecutive failed liveness attempts that restart the helper.
+    pub(crate) alive_failures: u32,
+}
+
+/// What a dependency must have done before its dependent starts (`depends_on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// Started (its main process was spawned) at least once.
+    Started,
+    /// Ready since its last start (its `ready_line` or readiness check; at once without).
+    Ready,
+    /// Ended for good (not restarted any more), whatever its exit code.
+    Completed,
+    /// Ended for good with exit code 0.
+    CompletedSuccessfully,
+}
+
+impl Condition {
+    /// As written in spawnmux.toml, in the order the docs list them.
+    pub(crate) const NAMES: [(&'static str, Condition); 4] = [
+        ("started", Condition::Started),
+        ("ready", Condition::Ready),
+        ("completed", Condition::Completed),
+        ("completed_successfully", Condition::CompletedSuccessfully),
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        Condition::NAMES
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("ready", |(n, _)| n)
+    }
+}
+
+/// A readiness or liveness check: what is tried, and how often.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Check {
+    pub(crate) target: Target,
+    /// Between the starts of two attempts; also each attempt's timeout.
+    pub(crate) interval: Duration,
+}
+
+/// What a [`Check`] tries.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Target {
+    /// A TCP connection is accepted by one of the addresses.
+    Tcp(Addresses),
+    /// `GET path` answers with a 2xx or 3xx status.
+    Http {
+        at: Addresses,
+        /// The `Host` header.
+        host: String,
+        path: String,
+    },
+    /// The command exits with 0 (run like a helper: its `cwd`, its `env`).
+    Exec(Program),
+}
+
+/// Where to connect: resolved at load time (IP literals, `localhost`), no DNS lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Addresses {
+    pub(crate) addrs: Vec<SocketAddr>,
+    /// As written (the URL, or `host:port`), for the log.
+    pub(crate) written: String,
+}
+
+/// Default `ready_interval` and `alive_interval`.
+pub(crate) const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+/// Default `alive_failures`.
+pub(crate) const DEFAULT_ALIVE_FAILURES: u32 = 3;
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Tcp(at) => write!(f, "tcp {}", at.written),
+            Target::Http { at, .. } => write!(f, "{}", at.written),
+            Target::Exec(Program::Argv(v)) => write!(f, "`{}`", v.join(" ")),
+            Target::Exec(Program::Shell(s)) => write!(f, "`{s}`"),
+        }
+    }
 }
 
 /// Default `ready_timeout`.
@@ -177,6 +269,12 @@ impl HelperSpec {
             ready_timeout: DEFAULT_READY_TIMEOUT,
             color: true,
             depends_on: Vec::new(),
+            conditions: BTreeMap::new(),
+            restart_with: Vec::new(),
+            ready_check: None,
+            ready_delay: Duration::ZERO,
+            alive_check: None,
+            alive_failures: DEFAULT_ALIVE_FAILURES,
         }
     }
 }

@@ -48,8 +48,9 @@ fn bad_config(name: &str, config: &[u8], pos: Option<(usize, usize)>, problem: &
     };
     assert!(err.starts_with(&head), "{name}: want {head:?}…, got {err}");
     assert!(err.contains(problem), "{name}: want {problem:?} in {err}");
+    // The longest lines list a helper's known keys (`unknown field …, expected one of …`).
     assert!(
-        err.len() < 400,
+        err.len() < 512,
         "{name}: the line stays short: {} bytes",
         err.len()
     );

@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use super::draft::{Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
+use super::draft::{CheckDraft, TargetDraft};
+use super::draft::{ChecksDraft, Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
 use super::error::{At, LoadError, Origin};
 use crate::spec::Program;
 
@@ -64,7 +66,54 @@ struct RawHelper {
     ready_timeout: Option<Spanned<String>>,
     color: Option<bool>,
     #[serde(default)]
-    depends_on: Vec<Spanned<String>>,
+    depends_on: RawDepends,
+    #[serde(default)]
+    restart_with: Vec<Spanned<String>>,
+    ready_http: Option<Spanned<String>>,
+    ready_tcp: Option<Spanned<String>>,
+    ready_exec: Option<Spanned<toml::Value>>,
+    ready_interval: Option<Spanned<String>>,
+    ready_delay: Option<Spanned<String>>,
+    alive_http: Option<Spanned<String>>,
+    alive_tcp: Option<Spanned<String>>,
+    alive_exec: Option<Spanned<toml::Value>>,
+    alive_interval: Option<Spanned<String>>,
+    alive_failures: Option<Spanned<u32>>,
+}
+
+/// `depends_on`: a list of names, or a table of `name = "condition"` (conditions as written).
+#[derive(Debug, Default)]
+struct RawDepends {
+    names: Vec<Spanned<String>>,
+    conditions: Vec<(Spanned<String>, Spanned<String>)>,
+}
+
+impl<'de> Deserialize<'de> for RawDepends {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawDepends, D::Error> {
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = RawDepends;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of helper names or a table of name = \"condition\"")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawDepends, A::Error> {
+                let mut deps = RawDepends::default();
+                while let Some(name) = seq.next_element()? {
+                    deps.names.push(name);
+                }
+                Ok(deps)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDepends, A::Error> {
+                let mut deps = RawDepends::default();
+                while let Some((name, condition)) = map.next_entry::<Spanned<String>, _>()? {
+                    deps.names.push(name.clone());
+                    deps.conditions.push((name, condition));
+                }
+                Ok(deps)
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 /// Reads and lowers a config file; `cwd`s will be resolved against its directory.
@@ -143,8 +192,78 @@ fn lower_helper(
     draft.ready_line = h.ready_line.clone();
     draft.ready_timeout = h.ready_timeout.as_ref().map(field);
     draft.color = h.color;
-    draft.depends_on = h.depends_on.iter().map(field).collect();
+    draft.depends_on = h.depends_on.names.iter().map(field).collect();
+    let conditions = h.depends_on.conditions.iter();
+    draft.conditions = conditions.map(|(n, c)| (field(n), field(c))).collect();
+    draft.restart_with = h.restart_with.iter().map(field).collect();
+    let checks = lower_checks(origin, &draft.name.value, h)?;
+    draft.checks = checks;
     Ok(draft)
+}
+
+/// The readiness and liveness keys, as written.
+fn lower_checks(origin: &Origin, name: &str, h: &RawHelper) -> Result<ChecksDraft, LoadError> {
+    let ready = ["ready_http", "ready_tcp", "ready_exec"];
+    let alive = ["alive_http", "alive_tcp", "alive_exec"];
+    Ok(ChecksDraft {
+        ready: checks(
+            origin,
+            name,
+            ready,
+            &h.ready_http,
+            &h.ready_tcp,
+            &h.ready_exec,
+        )?,
+        ready_interval: h.ready_interval.as_ref().map(field),
+        ready_delay: h.ready_delay.as_ref().map(field),
+        alive: checks(
+            origin,
+            name,
+            alive,
+            &h.alive_http,
+            &h.alive_tcp,
+            &h.alive_exec,
+        )?,
+        alive_interval: h.alive_interval.as_ref().map(field),
+        alive_failures: h.alive_failures.as_ref().map(field),
+    })
+}
+
+/// Each of the `_http`, `_tcp` and `_exec` keys given (`keys` names them).
+fn checks(
+    origin: &Origin,
+    name: &str,
+    keys: [&'static str; 3],
+    http: &Option<Spanned<String>>,
+    tcp: &Option<Spanned<String>>,
+    exec: &Option<Spanned<toml::Value>>,
+) -> Result<Vec<CheckDraft>, LoadError> {
+    let draft = |key, span, target| CheckDraft {
+        key,
+        at: At::Span(span),
+        target,
+    };
+    let mut found = Vec::new();
+    if let Some(url) = http {
+        found.push(draft(
+            keys[0],
+            url.span(),
+            TargetDraft::Http(url.get_ref().clone()),
+        ));
+    }
+    if let Some(addr) = tcp {
+        found.push(draft(
+            keys[1],
+            addr.span(),
+            TargetDraft::Tcp(addr.get_ref().clone()),
+        ));
+    }
+    if let Some(run) = exec {
+        let what = format!("`{}` of helper `{name}`", keys[2]);
+        let program = TargetDraft::Exec(run_program(origin, run, &what)?);
+        found.push(draft(keys[2], run.span(), program));
+    }
+    Ok(found)
 }
 
 /// `command` (argv) or `shell` (a string): one of them, not empty.
@@ -233,15 +352,21 @@ fn build(origin: &Origin, w: &RawWatch) -> Result<Option<HelperDraft>, LoadError
         Some(n) => field(n),
         None => Field::new("build".to_string(), At::Span(run.span())),
     };
-    let mut build = HelperDraft::new(Kind::Build, name, run_program(origin, run)?);
+    let program = run_program(origin, run, "[watch] run")?;
+    let mut build = HelperDraft::new(Kind::Build, name, program);
     build.cwd = w.cwd.as_ref().map(field);
     build.env = w.env.clone();
     build.stop_timeout = w.stop_timeout.as_ref().map(field);
     Ok(Some(build))
 }
 
-/// `run`: a non-empty list of strings (argv) or a non-empty string (shell).
-fn run_program(origin: &Origin, run: &Spanned<toml::Value>) -> Result<Program, LoadError> {
+/// `run`, `ready_exec`, `alive_exec` (`what` names the key): a non-empty list of strings
+/// (argv) or a non-empty string (shell).
+fn run_program(
+    origin: &Origin,
+    run: &Spanned<toml::Value>,
+    what: &str,
+) -> Result<Program, LoadError> {
     match run.get_ref() {
         toml::Value::String(s) if !s.trim().is_empty() => Ok(Program::Shell(s.clone())),
         toml::Value::Array(items)
@@ -254,7 +379,9 @@ fn run_program(origin: &Origin, run: &Spanned<toml::Value>) -> Result<Program, L
         }
         _ => Err(origin.error(
             &At::Span(run.span()),
-            "[watch] run must be a non-empty list of strings (argv) or a non-empty string (shell)",
+            format!(
+                "{what} must be a non-empty list of strings (argv) or a non-empty string (shell)"
+            ),
         )),
     }
 }

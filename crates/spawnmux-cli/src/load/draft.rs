@@ -95,6 +95,42 @@ pub(crate) struct HelperDraft {
     pub(crate) ready_timeout: Option<Field<String>>,
     pub(crate) color: Option<bool>,
     pub(crate) depends_on: Vec<Field<String>>,
+    /// `depends_on`'s table form: (dependency, condition) as written.
+    pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
+    pub(crate) restart_with: Vec<Field<String>>,
+    pub(crate) checks: ChecksDraft,
+}
+
+/// The readiness and liveness checks of a helper, as written (only spawnmux.toml has them).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChecksDraft {
+    /// `ready_http`, `ready_tcp`, `ready_exec`: every one given (at most one is valid).
+    pub(crate) ready: Vec<CheckDraft>,
+    pub(crate) ready_interval: Option<Field<String>>,
+    pub(crate) ready_delay: Option<Field<String>>,
+    /// `alive_http`, `alive_tcp`, `alive_exec`.
+    pub(crate) alive: Vec<CheckDraft>,
+    pub(crate) alive_interval: Option<Field<String>>,
+    pub(crate) alive_failures: Option<Field<u32>>,
+}
+
+/// One check key (`ready_tcp = "127.0.0.1:5432"`) as written.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckDraft {
+    /// The key, for messages.
+    pub(crate) key: &'static str,
+    pub(crate) at: At,
+    pub(crate) target: TargetDraft,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TargetDraft {
+    /// A URL, not yet parsed.
+    Http(String),
+    /// `host:port`, not yet parsed.
+    Tcp(String),
+    /// Checked by the source (never empty).
+    Exec(Program),
 }
 
 impl HelperDraft {
@@ -114,6 +150,9 @@ impl HelperDraft {
             ready_timeout: None,
             color: None,
             depends_on: Vec::new(),
+            conditions: Vec::new(),
+            restart_with: Vec::new(),
+            checks: ChecksDraft::default(),
         }
     }
 }

@@ -11,6 +11,8 @@ use super::draft::{Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath}
 use super::error::{At, LoadError, Origin};
 use crate::spec::{check_name, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
 
+mod checks;
+
 /// The plan, or the first problem of the draft.
 pub(crate) fn plan(draft: &Draft) -> Result<RunSpec, LoadError> {
     let mut helpers = Vec::new();
@@ -90,12 +92,15 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.stop_timeout = duration(origin, t, &key(h, "stop_timeout"))?;
     }
     spec.ready_line = h.ready_line.clone();
+    checks::checks(origin, h, &mut spec)?;
     if let Some(t) = &h.ready_timeout {
         let key = key(h, "ready_timeout");
-        spec.ready_timeout = ready_timeout(origin, t, &key, spec.ready_line.is_some())?;
+        let waits = spec.ready_line.is_some() || spec.ready_check.is_some();
+        spec.ready_timeout = ready_timeout(origin, t, &key, waits)?;
     }
     spec.color = h.color.unwrap_or(true);
     spec.depends_on = h.depends_on.iter().map(|d| d.value.clone()).collect();
+    checks::relations(origin, h, &mut spec)?;
     Ok(spec)
 }
 
@@ -132,7 +137,9 @@ fn ready_timeout(
         return Err(origin.error(&text.at, problem));
     }
     if !has_ready_line {
-        let problem = format!("{key} needs `ready_line` (it is how long to wait for that line)");
+        let problem = format!(
+            "{key} needs `ready_line`, `ready_http`, `ready_tcp` or `ready_exec` (it is how long to wait for readiness)"
+        );
         return Err(origin.error(&text.at, problem));
     }
     Ok(timeout)

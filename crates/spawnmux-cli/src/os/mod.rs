@@ -31,6 +31,10 @@
 //!
 //! The demo
 //! - `set_transport(cmd, transport)`: Windows' socket or pipe transport; nothing elsewhere.
+//!
+//! Checks (`ready_tcp`, `ready_http`, `alive_*`)
+//! - `connect_pending(error) -> bool`: a non-blocking `connect`'s error only says that the
+//!   connection is under way (Unix `EINPROGRESS`, Windows `WSAEWOULDBLOCK`).
 
 #[cfg(unix)]
 mod unix;

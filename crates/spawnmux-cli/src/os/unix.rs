@@ -177,3 +177,8 @@ pub(crate) fn killpg(pgid: u32, signal: i32) {
     };
     let _ = rustix::process::kill_process_group(pgid, sig);
 }
+
+/// A non-blocking `connect` answered `EINPROGRESS`: the connection is under way.
+pub(crate) fn connect_pending(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EINPROGRESS) || error.kind() == io::ErrorKind::WouldBlock
+}

@@ -85,3 +85,8 @@ pub(crate) fn descendants() -> Vec<u32> {
 }
 
 pub(crate) fn signal_pids(_pids: &[u32], _signal: i32) {}
+
+/// A non-blocking `connect` answered `WSAEWOULDBLOCK`: the connection is under way.
+pub(crate) fn connect_pending(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
+}

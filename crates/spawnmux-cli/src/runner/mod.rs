@@ -7,6 +7,7 @@
 //! once, in order. The wait ends at the supervisor's next deadline; nothing polls, except
 //! for an old process tree that has closed its pipes but not yet gone (every `TREE_CHECK`).
 
+mod checks;
 mod command;
 mod leftovers;
 
@@ -54,6 +55,8 @@ struct Runner {
     reap_pending: bool,
     /// A reaping pass blocked by one of the `Mux`'s own exited children is tried again then.
     reap_retry: Option<Instant>,
+    /// Readiness and liveness check attempts in flight.
+    checks: checks::Checks,
 }
 
 /// What the supervisor may ask about the world, answered from the `Mux` and `/proc`.
@@ -105,6 +108,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         watch: None,
         reap_pending: false,
         reap_retry: None,
+        checks: checks::Checks::default(),
     };
     // Before the first spawn: orphans of the helpers' trees come back to spawnmux (Linux), to
     // be reaped (never counted as running) and stopped at the end.
@@ -147,7 +151,8 @@ impl Runner {
                 return Ok(code);
             }
             let next = self.sup.next_deadline(&self.world(), now);
-            let next = next.into_iter().chain(self.reap_retry).min();
+            let next = next.into_iter().chain(self.reap_retry);
+            let next = next.chain(self.checks.deadline()).min();
             let next = self.flush_log(now, next)?;
             let timeout = next.map(|t| t.saturating_duration_since(now));
             self.mux.wait(&mut events, timeout)?;
@@ -159,6 +164,7 @@ impl Runner {
                         Some(Wake::Interrupt) => signals.push(os::SIGINT),
                         None => {}
                     },
+                    Event::Ready(r) if self.checks.owns(r.source) => self.on_check_ready(r)?,
                     Event::Ready(r) => {
                         if let Some(s) = &self.signals {
                             signals.extend(s.drain(&mut self.mux, r.source));
@@ -183,6 +189,7 @@ impl Runner {
             };
             self.sup.tick(now, &world);
             self.apply()?;
+            self.check_deadlines()?;
             self.check_log()?;
         }
     }
@@ -239,6 +246,7 @@ impl Runner {
                 }
                 Action::LetGo => self.mux.shutdown(Duration::ZERO, |_| {})?,
                 Action::Log(record) => self.log.record(&record)?,
+                Action::Check(attempt) => self.start_check(attempt),
             }
         }
         Ok(())
@@ -284,6 +292,9 @@ impl Runner {
     }
 
     fn on_event(&mut self, event: Event<'_>) -> io::Result<()> {
+        if self.check_event(&event)? {
+            return Ok(());
+        }
         match event {
             Event::Output(out) => {
                 let helper = self.ids.get(&out.child).copied();

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::checks::Checking;
 use crate::spec::{HelperSpec, Restart};
 
 /// The first restart delay; each further restart doubles it up to [`MAX_BACKOFF`].
@@ -74,6 +75,8 @@ pub(crate) enum After {
     /// It stays stopped (`spawnmux ctl stop`): done, neither restarted nor a failure.
     #[allow(dead_code)] // TODO(ctl): made by `Supervisor::request`, wired with the socket.
     Hold,
+    /// It waits for its dependencies again, then starts (`restart_with`: one restarted).
+    Rewait,
 }
 
 /// What a draining helper does once its old tree is gone.
@@ -85,6 +88,8 @@ pub(crate) enum Then {
     Backoff(Instant),
     /// Ended for good with this exit code.
     Done(i32),
+    /// Wait for its dependencies again (since this time), then start (`restart_with`).
+    Wait(Instant),
 }
 
 #[derive(Debug)]
@@ -98,6 +103,11 @@ pub(crate) struct Helper {
     pub(crate) ready: bool,
     pub(crate) restarts: u32,
     pub(crate) backoff: Duration,
+    /// Successful spawns so far (`depends_on` condition `started`; a restart is a start
+    /// after the first).
+    pub(crate) starts: u32,
+    /// Its readiness or liveness check (reset at every start).
+    pub(crate) checking: Checking,
 }
 
 impl Helper {
@@ -117,6 +127,8 @@ impl Helper {
             ready: false,
             restarts: 0,
             backoff: FIRST_BACKOFF,
+            starts: 0,
+            checking: Checking::default(),
         }
     }
 

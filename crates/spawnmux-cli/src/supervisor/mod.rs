@@ -13,6 +13,7 @@
 //! runner waits for and then reports with [`Supervisor::tick`].
 
 mod changes;
+mod checks;
 // Wired to the control socket (`spawnmux ctl`) by the runner; until then only tests use it.
 // TODO(ctl): remove these allows once the runner serves the control socket.
 #[allow(dead_code)]
@@ -32,6 +33,7 @@ use spawnmux::Exit;
 use crate::record::{Ended, Record};
 use crate::spec::{Program, RunSpec};
 use changes::Changes;
+pub(crate) use checks::{CheckAttempt, CheckKind};
 #[allow(unused_imports)]
 pub(crate) use control::{Request, Status};
 use helper::Helper;
@@ -74,6 +76,9 @@ pub(crate) enum Action {
     /// The stop's deadline passed: let go of what the `Mux` still has (it kills and reaps).
     LetGo,
     Log(Record),
+    /// Make an attempt of a helper's check (its spec: [`Supervisor::current_check`]);
+    /// report its result with [`Supervisor::check_result`].
+    Check(CheckAttempt),
 }
 
 /// What the supervisor asks about the world.
@@ -126,6 +131,8 @@ pub(crate) struct Supervisor {
     next_progress: Option<Instant>,
     watching: Option<Watching>,
     actions: VecDeque<Action>,
+    /// The number of the last check attempt asked for.
+    check_seq: u64,
 }
 
 impl Supervisor {
@@ -156,6 +163,7 @@ impl Supervisor {
             next_progress: None,
             watching,
             actions: VecDeque::new(),
+            check_seq: 0,
         };
         for note in &plan.notes {
             sup.log(Record::Note(note.clone()));
@@ -233,11 +241,9 @@ impl Supervisor {
         };
         // Readiness is per start: `X is ready` once after every (re)start.
         h.ready = false;
-        let ready_by = h
-            .spec
-            .ready_line
-            .as_ref()
-            .map(|_| now + h.spec.ready_timeout);
+        h.starts += 1;
+        let waits = h.spec.ready_line.is_some() || h.spec.ready_check.is_some();
+        let ready_by = waits.then(|| now + h.spec.ready_timeout);
         h.state = State::Running {
             pid,
             since: now,
@@ -249,12 +255,20 @@ impl Supervisor {
             command: describe(&h.spec.program),
         };
         let mark = ready_by.is_none() && h.role == Role::Helper;
+        let restarted = h.starts > 1;
         self.log(record);
         if self.stopping.is_some() {
             return self.stop_main(i, now, After::Policy);
         }
+        self.begin_checks(i, now);
+        if restarted {
+            self.restart_with(i, now);
+        }
         if mark {
             self.mark_ready(i, now);
+        } else {
+            // Dependents that only wait for it to start (`depends_on` condition `started`).
+            self.start_ready(now);
         }
     }
 
@@ -292,6 +306,7 @@ impl Supervisor {
             let then = match (after, role) {
                 (After::Restart, Role::Helper) => Then::Start,
                 (After::Restart, Role::Build) => Then::Done(code),
+                (After::Rewait, _) => Then::Wait(now),
                 _ => Then::Done(0),
             };
             return self.drain(i, now, then);
@@ -446,7 +461,9 @@ impl Supervisor {
         let per_helper = self.helpers.iter().enumerate().filter_map(|(i, h)| {
             match h.state {
                 State::Backoff { until } if !stopping => Some(until),
-                State::Running { ready_by, .. } if !stopping => ready_by,
+                State::Running { ready_by, .. } if !stopping => {
+                    ready_by.into_iter().chain(h.checking.due()).min()
+                }
                 State::Stopping { kill_at, .. } => kill_at,
                 State::Waiting { next_note, .. } if !stopping && !h.deps.is_empty() => {
                     Some(next_note)
@@ -504,6 +521,7 @@ impl Supervisor {
             State::Backoff { until } if until <= now && !stopping => self.start(i),
             _ => {}
         }
+        self.tick_check(i, now);
     }
 }
 

@@ -176,6 +176,10 @@ impl Supervisor {
             _ if self.stopping.is_some() => State::Done { code: 0 },
             Then::Backoff(until) => State::Backoff { until },
             Then::Start => return self.start(i),
+            Then::Wait(since) => State::Waiting {
+                since,
+                next_note: since + super::helper::WAIT_NOTE_EVERY,
+            },
         };
     }
 

@@ -277,7 +277,7 @@ fn a_waiting_helper_says_what_it_waits_for_every_ten_seconds() {
         recs,
         [Record::Waiting {
             helper: "web".into(),
-            missing: vec!["db".into()],
+            missing: vec![("db".into(), crate::spec::Condition::Ready)],
             waited: secs(10.0)
         }]
     );
@@ -1454,3 +1454,6 @@ fn ctl_status_tells_state_pid_uptime_restarts_and_readiness() {
     assert_eq!(r.sup.index("x"), Some(1));
     assert_eq!(r.sup.index("nope"), None);
 }
+
+// Readiness and liveness checks, depends_on conditions, restart_with.
+mod checks;

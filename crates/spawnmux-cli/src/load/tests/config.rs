@@ -11,7 +11,7 @@ fn load(path: &Path) -> Result<RunSpec, LoadError> {
     crate::load::validate::plan(&crate::load::config::read(path)?)
 }
 
-fn load_text(name: &str, text: &str) -> Result<RunSpec, LoadError> {
+pub(super) fn load_text(name: &str, text: &str) -> Result<RunSpec, LoadError> {
     let dir = std::env::temp_dir().join(format!("spawnmux-config-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("spawnmux.toml");
@@ -21,7 +21,7 @@ fn load_text(name: &str, text: &str) -> Result<RunSpec, LoadError> {
     r.map_err(|e| LoadError(e.0.replace(&path.display().to_string(), "spawnmux.toml")))
 }
 
-fn err(name: &str, text: &str) -> String {
+pub(super) fn err(name: &str, text: &str) -> String {
     load_text(name, text).expect_err("must fail").0
 }
 
@@ -198,7 +198,7 @@ fn ready_timeout_and_color() {
     );
     assert_eq!(
         e,
-        "spawnmux.toml:3:17: `ready_timeout` of helper `web` needs `ready_line` (it is how long to wait for that line)"
+        "spawnmux.toml:3:17: `ready_timeout` of helper `web` needs `ready_line`, `ready_http`, `ready_tcp` or `ready_exec` (it is how long to wait for readiness)"
     );
     let e = err(
         "number",
