@@ -30,6 +30,8 @@
 //! | `ignore-term` | ignore SIGTERM (Windows: Ctrl+C / Ctrl+Break), then print `ignoring term` |
 //! | `forever MS` | print `tick <i>` every MS ms, forever |
 //! | `close-out` | close our stdout and carry on |
+//! | `listen PORT DELAY_MS FOR_MS STATUS` | after DELAY_MS, listen on 127.0.0.1:PORT, print `listening <port>`, answer every connection with `HTTP/1.1 STATUS` for FOR_MS ms (0: forever), then close the listener and go on |
+//! | `connect PORT` | connect once to 127.0.0.1:PORT: print `connected`, or `refused: <error>` to stderr and exit 3 |
 //!
 //! A write that fails because the reader is gone exits with code 141. Bad usage exits 2.
 
@@ -39,6 +41,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod escape;
+mod net;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -249,6 +252,7 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 }
             }
             "close-out" => sys::close_stdout(),
+            "listen" | "connect" => net::op(&op, &mut args)?,
             other => return Err(Failure::Usage(format!("unknown op `{other}`"))),
         }
     }
