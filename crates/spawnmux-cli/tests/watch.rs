@@ -265,7 +265,12 @@ run = ["TC", "out", "built\n"]
     write(&d, "src/sentinel", "s");
     assert_eq!(run.next_change(), [p("sentinel")]);
     run.expect("the third build's exit", exited("build"));
-    assert_eq!(run.count(started("build")), 3, "{}", run.dump());
+    // Three builds in a row, each triggered only by the previous one's write, make a loop. On
+    // a loaded machine the watcher may report a write more than 300 ms after its build ended;
+    // that change then counts as the user's and the count starts again, so a loop can take a
+    // build or two more to be recognised.
+    let builds = run.count(started("build"));
+    assert!((3..=5).contains(&builds), "{builds} builds: {}", run.dump());
     run.stop();
 }
 
@@ -557,7 +562,12 @@ fn a_rebuild_loop_is_detected_and_broken() {
             .is_some_and(|m| m.contains(&p("generated.txt"))),
         "{r}"
     );
-    assert_eq!(run.count(started("build")), 3, "{}", run.dump());
+    // Three builds in a row, each triggered only by the previous one's write, make a loop. On
+    // a loaded machine the watcher may report a write more than 300 ms after its build ended;
+    // that change then counts as the user's and the count starts again, so a loop can take a
+    // build or two more to be recognised.
+    let builds = run.count(started("build"));
+    assert!((3..=5).contains(&builds), "{builds} builds: {}", run.dump());
     // A real change still rebuilds; that build's own write no longer loops.
     write(&d, "src/b.md", "b");
     assert_eq!(run.next_change(), [p("b.md")]);
