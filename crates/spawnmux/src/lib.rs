@@ -93,4 +93,5 @@ pub mod trace;
 
 pub use command::{Command, Stdio, DEFAULT_MAX_LINE_LEN};
 pub use event::{ChildId, Event, Events, Exit, Iter, Output, Readiness, SourceId, Stream};
-pub use mux::{Interest, Mux, Source, Waker};
+pub use mux::{Interest, Mux, Waker};
+pub use sys::Source;

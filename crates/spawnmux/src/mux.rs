@@ -15,7 +15,7 @@ use crate::command::Command;
 use crate::error::{context, error};
 use crate::event::{ChildId, Event, Events, Exit, Item, Readiness, SourceId, Stream, WAIT_BUDGET};
 use crate::framing::{Framer, Piece};
-use crate::sys::{self, Signal, GLOBAL_EXIT_KEY};
+use crate::sys::{self, Signal, Source, GLOBAL_EXIT_KEY};
 
 /// Bytes one stream may deliver per `wait` (the fairness budget), so one flooding child cannot
 /// starve the others. A read asks for the pipe's size (which grows on Linux) within this.
@@ -68,23 +68,6 @@ impl Interest {
     }
 }
 
-/// Something you own that the [`Mux`] can poll: on Unix anything [`AsFd`](std::os::fd::AsFd)
-/// (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows anything `AsSocket`.
-///
-/// Set it non-blocking yourself if you read it until `WouldBlock`.
-#[cfg(unix)]
-pub trait Source: std::os::fd::AsFd + Send + 'static {}
-#[cfg(unix)]
-impl<T: std::os::fd::AsFd + Send + 'static> Source for T {}
-/// Something you own that the [`Mux`] can poll: on Unix anything [`AsFd`](std::os::fd::AsFd)
-/// (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows anything `AsSocket`.
-///
-/// Set it non-blocking yourself if you read it until `WouldBlock`.
-#[cfg(windows)]
-pub trait Source: std::os::windows::io::AsSocket + Send + 'static {}
-#[cfg(windows)]
-impl<T: std::os::windows::io::AsSocket + Send + 'static> Source for T {}
-
 /// A type-erased owned source.
 trait AnySource: Send {
     fn handle(&self) -> sys::Handle<'_>;
@@ -95,7 +78,7 @@ trait AnySource: Send {
 
 impl<T: Source> AnySource for T {
     fn handle(&self) -> sys::Handle<'_> {
-        sys::SourceHandle::handle(self)
+        sys::source_handle(self)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -232,11 +215,8 @@ impl Waker {
 /// graceful stop, call [`Mux::shutdown`] first.
 pub struct Mux {
     poller: Arc<Poller>,
-    poll_events: polling::Events,
+    waiter: sys::Waiter,
     scratch: Vec<polling::Event>,
-    /// Waits without a timer bypass `polling`'s per-wait timerfd and notifier calls.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    direct: Option<sys::DirectWait>,
     children: Slab<Slot>,
     sources: Slab<UserSource>,
     exits: sys::ExitWatcher,
@@ -282,10 +262,8 @@ impl Mux {
                 tokens: Mutex::new(Vec::new()),
             }),
             poller,
-            poll_events: polling::Events::new(),
+            waiter: sys::Waiter::new(),
             scratch: Vec::new(),
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            direct: sys::DirectWait::new(),
             children: Slab::new(),
             sources: Slab::new(),
             exits,
@@ -434,7 +412,8 @@ impl Mux {
             };
             let mut ready = std::mem::take(&mut self.scratch);
             ready.clear();
-            self.poll(&mut ready, poll_timeout)
+            self.waiter
+                .wait(&self.poller, &mut ready, poll_timeout)
                 .map_err(|e| context(e, "waiting for events"))?;
             for ev in &ready {
                 self.dispatch(*ev, events);
@@ -447,40 +426,6 @@ impl Mux {
                 return Ok(events.len());
             }
         }
-    }
-
-    /// One poll: appends what is ready to `ready`.
-    fn poll(
-        &mut self,
-        ready: &mut Vec<polling::Event>,
-        timeout: Option<Duration>,
-    ) -> io::Result<()> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Some(direct) = &mut self.direct {
-            // Only waits that need no timer: `polling` keeps sub-millisecond timeouts.
-            if timeout.is_none_or(|t| t.is_zero()) {
-                match direct.wait(&self.poller, ready, timeout.is_none())? {
-                    sys::Waited::Done => return Ok(()),
-                    // A wake-up (or polling's timer): let polling clear and re-arm its own fds;
-                    // it reports everything else that is ready too (level-triggered).
-                    sys::Waited::PollerOwn => {
-                        return self.poll_polling(ready, Some(Duration::ZERO))
-                    }
-                }
-            }
-        }
-        self.poll_polling(ready, timeout)
-    }
-
-    fn poll_polling(
-        &mut self,
-        ready: &mut Vec<polling::Event>,
-        timeout: Option<Duration>,
-    ) -> io::Result<()> {
-        self.poll_events.clear();
-        self.poller.wait(&mut self.poll_events, timeout)?;
-        ready.extend(self.poll_events.iter());
-        Ok(())
     }
 
     fn dispatch(&mut self, ev: polling::Event, events: &mut Events) {

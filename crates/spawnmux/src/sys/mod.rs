@@ -14,8 +14,11 @@
 //! - `ExitWatcher`: one per `Mux`; turns "this child exited" into a poller event with the
 //!   child's key, with no thread per child (`watch`, `unwatch`, and `on_global_event` for a
 //!   shared source such as the SIGCHLD self-pipe, whose events use [`GLOBAL_EXIT_KEY`]).
-//! - `SourceHandle`: what a user's own source must be (`AsFd` / `AsSocket`), and
-//!   `register_source` / `modify_source` / `deregister_source`.
+//! - `Source` (public, re-exported by the crate): what a user's own source must be (`AsFd` /
+//!   `AsSocket`); `source_handle` borrows its OS handle for `register_source` /
+//!   `modify_source` / `deregister_source`.
+//! - `Waiter` (`wait.rs`, shared): one poll of the poller, `Poller::wait` or a faster way the
+//!   backend knows (Linux: `epoll_wait` on the poller's fd when no timer is needed).
 //!
 //! Readiness is a hint everywhere: spurious events are harmless because every read and write
 //! is non-blocking and `try_wait` is checked in a loop.
@@ -26,12 +29,19 @@ pub(crate) const GLOBAL_EXIT_KEY: usize = usize::MAX - 1; // usize::MAX is polli
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
+pub use unix::Source;
+#[cfg(unix)]
 pub(crate) use unix::*;
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+pub use windows::Source;
+#[cfg(windows)]
 pub(crate) use windows::*;
+
+mod wait;
+pub(crate) use wait::Waiter;
 
 // The Windows command-line quoting is pure logic: test and fuzz it on every platform.
 #[cfg(all(any(test, feature = "__fuzz"), not(windows)))]

@@ -29,15 +29,17 @@ use polling::{Event, PollMode, Poller};
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedFd<'a>;
 
-/// What a user's own source must provide to be polled.
-pub(crate) trait SourceHandle {
-    fn handle(&self) -> BorrowedFd<'_>;
-}
+/// Something you own that the [`Mux`](crate::Mux) can poll: on Unix anything
+/// [`AsFd`](std::os::fd::AsFd) (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows
+/// anything `AsSocket`.
+///
+/// Set it non-blocking yourself if you read it until `WouldBlock`.
+pub trait Source: AsFd + Send + 'static {}
+impl<T: AsFd + Send + 'static> Source for T {}
 
-impl<T: AsFd> SourceHandle for T {
-    fn handle(&self) -> BorrowedFd<'_> {
-        self.as_fd()
-    }
+/// The OS handle of a user's source.
+pub(crate) fn source_handle<S: Source>(source: &S) -> Handle<'_> {
+    source.as_fd()
 }
 
 /// Registers `fd` level-triggered with `interest`.

@@ -134,15 +134,17 @@ impl Writer {
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedSocket<'a>;
 
-/// What a user's own source must provide to be polled.
-pub(crate) trait SourceHandle {
-    fn handle(&self) -> BorrowedSocket<'_>;
-}
+/// Something you own that the [`Mux`](crate::Mux) can poll: on Unix anything
+/// [`AsFd`](std::os::fd::AsFd) (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows
+/// anything `AsSocket`.
+///
+/// Set it non-blocking yourself if you read it until `WouldBlock`.
+pub trait Source: AsSocket + Send + 'static {}
+impl<T: AsSocket + Send + 'static> Source for T {}
 
-impl<T: AsSocket> SourceHandle for T {
-    fn handle(&self) -> BorrowedSocket<'_> {
-        self.as_socket()
-    }
+/// The OS handle of a user's source.
+pub(crate) fn source_handle<S: Source>(source: &S) -> Handle<'_> {
+    source.as_socket()
 }
 
 /// Registers a socket level-triggered. The caller owns it and deregisters it before closing.
