@@ -21,10 +21,6 @@ impl ChildId {
     pub(crate) fn index(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
     }
-
-    pub(crate) fn generation(self) -> u32 {
-        (self.0 >> 32) as u32
-    }
 }
 
 impl fmt::Display for ChildId {
