@@ -38,7 +38,7 @@ pub mod unix {
 pub mod windows {
     //! Windows-only extensions.
 
-    pub use crate::command::Transport;
+    pub use crate::sys::Transport;
     use crate::Command;
 
     mod sealed {
@@ -57,7 +57,7 @@ pub mod windows {
 
     impl CommandExt for Command {
         fn transport(&mut self, transport: Transport) -> &mut Command {
-            self.transport = transport;
+            self.os.transport = transport;
             self
         }
     }

@@ -36,9 +36,9 @@ pub(crate) use unix::*;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub use windows::Source;
-#[cfg(windows)]
 pub(crate) use windows::*;
+#[cfg(windows)]
+pub use windows::{Source, Transport};
 
 mod wait;
 pub(crate) use wait::Waiter;

@@ -26,6 +26,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use polling::{Event, PollMode, Poller};
 
+/// The options of a `Command` that only Unix has: none so far (every captured stream is a
+/// pipe; `os::windows::CommandExt` is the other backend's).
+#[derive(Debug, Default)]
+pub(crate) struct CommandOptions {}
+
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedFd<'a>;
 

@@ -43,6 +43,24 @@ use std::os::windows::io::{AsRawSocket, AsSocket, BorrowedSocket};
 
 use polling::{Event, PollMode, Poller};
 
+/// How captured streams reach a Windows child; see `os::windows::Transport` (re-exported there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A named pipe per stream (default): every Windows program accepts it.
+    #[default]
+    Pipe,
+    /// A loopback socket pair per stream (the seed article's technique).
+    Socket,
+}
+
+/// The options of a `Command` that only Windows has.
+#[derive(Debug, Default)]
+pub(crate) struct CommandOptions {
+    /// How captured streams are connected (`os::windows::CommandExt::transport`).
+    pub(crate) transport: Transport,
+}
+
 /// The read end of a captured stdout/stderr.
 #[derive(Debug)]
 pub(crate) enum Reader {

@@ -33,8 +33,8 @@ use windows_sys::Win32::System::Threading::{
 
 use super::pipe::{self, PipeReader, PipeWriter};
 use super::socket::{self, SocketReader, SocketWriter};
-use super::{args, last_error, path, wide_nul, Reader, Writer};
-use crate::command::{Command, Stdio, Transport};
+use super::{args, last_error, path, wide_nul, Reader, Transport, Writer};
+use crate::command::{Command, Stdio};
 use crate::event::Exit;
 use crate::sys::{Signal, Spawned};
 
@@ -162,9 +162,9 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
 
     let mut stdios = Stdios::default();
     let handles = [
-        stdio(&cmd.stdin, StdStream::In, cmd.transport, &mut stdios)?,
-        stdio(&cmd.stdout, StdStream::Out, cmd.transport, &mut stdios)?,
-        stdio(&cmd.stderr, StdStream::Err, cmd.transport, &mut stdios)?,
+        stdio(&cmd.stdin, StdStream::In, cmd.os.transport, &mut stdios)?,
+        stdio(&cmd.stdout, StdStream::Out, cmd.os.transport, &mut stdios)?,
+        stdio(&cmd.stderr, StdStream::Err, cmd.os.transport, &mut stdios)?,
     ];
     let job = job(cmd.die_with_parent)?;
     let info = create(&app, &mut line, env.as_deref(), cwd.as_deref(), handles)?;
