@@ -81,6 +81,8 @@
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
+#[cfg(any(windows, test, feature = "__fuzz"))]
+mod cmdline;
 mod command;
 mod error;
 mod event;

@@ -43,14 +43,6 @@ pub use windows::{Source, Transport};
 mod wait;
 pub(crate) use wait::Waiter;
 
-// The Windows command-line quoting is pure logic: test and fuzz it on every platform.
-#[cfg(all(any(test, feature = "__fuzz"), not(windows)))]
-#[allow(dead_code)]
-#[path = "windows/args.rs"]
-pub(crate) mod windows_args;
-#[cfg(all(any(test, feature = "__fuzz"), windows))]
-pub(crate) use windows::args as windows_args;
-
 #[cfg(not(any(unix, windows)))]
 compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and Windows");
 

@@ -28,7 +28,6 @@
 //! Exit: the process handle is a waitable (one-shot). Terminate: `CTRL_BREAK_EVENT` to the
 //! child's process group; kill: `TerminateJobObject` (the tree).
 
-pub(crate) mod args;
 mod exit;
 mod path;
 mod pipe;
