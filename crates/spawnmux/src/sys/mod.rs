@@ -17,6 +17,9 @@
 //! - `Source` (public, re-exported by the crate): what a user's own source must be (`AsFd` /
 //!   `AsSocket`); `source_handle` borrows its OS handle for `register_source` /
 //!   `modify_source` / `deregister_source`.
+//! - `signal_name(i32) -> Option<&'static str>`: the name of a signal number, for
+//!   `Exit`'s `Display` (Unix: the table in `unix/signal.rs`, public in `os::unix` with
+//!   `signal_number`; Windows: none).
 //! - `Waiter` (`wait.rs`, shared): one poll of the poller, `Poller::wait` or a faster way the
 //!   backend knows (Linux: `epoll_wait` on the poller's fd when no timer is needed).
 //!
@@ -29,9 +32,9 @@ pub(crate) const GLOBAL_EXIT_KEY: usize = usize::MAX - 1; // usize::MAX is polli
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub use unix::Source;
-#[cfg(unix)]
 pub(crate) use unix::*;
+#[cfg(unix)]
+pub use unix::{signal_name, signal_number, Source};
 
 #[cfg(windows)]
 mod windows;

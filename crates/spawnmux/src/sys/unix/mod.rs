@@ -13,12 +13,14 @@ mod exit;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod guard;
 mod pipe;
+mod signal;
 mod spawn;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use epoll::{DirectWait, Waited};
 pub(crate) use exit::{ExitWatcher, Watch};
 pub(crate) use pipe::{Reader, Writer};
+pub use signal::{signal_name, signal_number};
 pub(crate) use spawn::{spawn, Process};
 
 use std::io;

@@ -190,6 +190,11 @@ pub(crate) fn deregister_source(poller: &Poller, s: Handle<'_>) {
     let _ = poller.delete(s);
 }
 
+/// No signal has a name here: an `Exit::Signal` only comes from Unix.
+pub(crate) fn signal_name(_sig: i32) -> Option<&'static str> {
+    None
+}
+
 /// A Win32 error as an `io::Error` whose message names the operation.
 pub(crate) fn last_error(what: &str) -> io::Error {
     let e = io::Error::last_os_error();
