@@ -2,8 +2,8 @@
 //! between systems (`SIGUSR1` is 10 on Linux, 30 on macOS and the BSDs; `SIGBUS` is 7 on
 //! Linux, 10 on macOS and the BSDs), so no name is tied to a hard-coded number.
 
-/// Every signal named here, as `(number, name)`: the POSIX ones, then those of one family of
-/// systems.
+/// Every signal named here, as `(number, name)`: those of every supported Unix (Linux, macOS,
+/// the BSDs), then those of one family.
 const SIGNALS: &[(i32, &str)] = &[
     (libc::SIGHUP, "SIGHUP"),
     (libc::SIGINT, "SIGINT"),
@@ -36,21 +36,9 @@ const SIGNALS: &[(i32, &str)] = &[
     (libc::SIGSYS, "SIGSYS"),
     #[cfg(any(target_os = "linux", target_os = "android"))]
     (libc::SIGPWR, "SIGPWR"),
-    #[cfg(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd"
-    ))]
+    #[cfg(spawnmux_bsd)]
     (libc::SIGEMT, "SIGEMT"),
-    #[cfg(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd"
-    ))]
+    #[cfg(spawnmux_bsd)]
     (libc::SIGINFO, "SIGINFO"),
 ];
 
@@ -123,7 +111,7 @@ mod tests {
     #[test]
     fn each_number_and_name_appears_once() {
         for (i, &(number, name)) in SIGNALS.iter().enumerate() {
-            for &(other_number, other_name) in &SIGNALS[i + 1..] {
+            for &(other_number, other_name) in SIGNALS.iter().skip(i + 1) {
                 assert_ne!(number, other_number, "{name} and {other_name}");
                 assert_ne!(name, other_name);
             }
