@@ -41,6 +41,7 @@ impl Wakes {
     }
 
     /// Moves the recorded tokens into `events` as `Event::Woken`s.
+    #[inline]
     pub(super) fn take(&self, events: &mut Events) {
         events
             .items

@@ -25,6 +25,8 @@ impl Waiter {
 
     /// Waits up to `timeout` (`None`: until something is ready) and appends what is ready to
     /// `ready`.
+    // Inlined into `Mux::wait`, where this code was before it moved behind `sys`.
+    #[inline]
     pub(crate) fn wait(
         &mut self,
         poller: &Poller,
