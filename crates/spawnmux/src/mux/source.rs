@@ -66,6 +66,7 @@ fn other_type() -> io::Error {
     error(io::ErrorKind::InvalidInput, "the source has another type")
 }
 
+/// Your own sources: sockets (on Unix, any fd) polled by the same loop.
 impl Mux {
     /// Adds one of your own sockets (or, on Unix, any fd) to the loop; readiness arrives as
     /// [`Event::Ready`](crate::Event::Ready) (level-triggered: reported at every `wait` while

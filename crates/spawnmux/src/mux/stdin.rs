@@ -63,6 +63,7 @@ impl InStream {
     }
 }
 
+/// Writing to a child's stdin.
 impl Mux {
     /// Queues `data` for the child's stdin (which must be [`Stdio::Capture`](crate::Stdio)) and
     /// writes what the pipe takes now without blocking; the loop writes the rest as the child

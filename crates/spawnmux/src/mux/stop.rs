@@ -15,6 +15,7 @@ const AFTER_KILL: Duration = Duration::from_secs(5);
 /// The callback of [`Mux::shutdown`].
 type OnEvent<'a> = &'a mut dyn FnMut(Event<'_>);
 
+/// Stopping children: one, or all of them.
 impl Mux {
     /// Asks the child's whole tree to stop: `SIGTERM` to its process group (Windows:
     /// `CTRL_BREAK_EVENT` to its process group). The exit arrives as [`Event::Exited`].

@@ -85,6 +85,7 @@ impl Waker {
     }
 }
 
+/// Wake-ups from other threads.
 impl Mux {
     /// A [`Waker`] that makes [`wait`](Mux::wait) report
     /// [`Event::Woken`](crate::Event::Woken)`(token)`.
