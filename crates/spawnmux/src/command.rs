@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::framing::FramingOptions;
+use crate::sys;
 
 /// The default maximum line length: 1 MiB.
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
@@ -63,21 +64,8 @@ pub struct Command {
     pub(crate) framing: FramingOptions,
     pub(crate) flush_partial_after: Option<Duration>,
     pub(crate) die_with_parent: bool,
-    /// How captured streams are connected on Windows (`os::windows::CommandExt::transport`).
-    #[cfg_attr(not(windows), allow(dead_code))]
-    pub(crate) transport: Transport,
-}
-
-/// How captured streams reach a Windows child; see `os::windows::Transport` (re-exported there).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-#[cfg_attr(not(windows), allow(dead_code))]
-pub enum Transport {
-    /// A named pipe per stream (default): every Windows program accepts it.
-    #[default]
-    Pipe,
-    /// A loopback socket pair per stream (the seed article's technique).
-    Socket,
+    /// The options only one platform has (`os::windows::CommandExt`).
+    pub(crate) os: sys::CommandOptions,
 }
 
 impl Command {
@@ -100,7 +88,7 @@ impl Command {
             },
             flush_partial_after: None,
             die_with_parent: true,
-            transport: Transport::Pipe,
+            os: sys::CommandOptions::default(),
         }
     }
 

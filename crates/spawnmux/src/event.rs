@@ -21,10 +21,6 @@ impl ChildId {
     pub(crate) fn index(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
     }
-
-    pub(crate) fn generation(self) -> u32 {
-        (self.0 >> 32) as u32
-    }
 }
 
 impl fmt::Display for ChildId {
@@ -72,6 +68,9 @@ impl fmt::Display for Stream {
 
 /// How a child ended, the same type on every platform.
 ///
+/// Displayed as `exit code 3`, or `signal 15 (SIGTERM)` with the signal's name on this
+/// platform (`os::unix::signal_name`; just `signal N` for a number it does not name).
+///
 /// # Platform specific behavior
 /// On Windows a process always ends with a code (`TerminateProcess` sets one), so
 /// [`Exit::Signal`] only occurs on Unix.
@@ -111,30 +110,12 @@ impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Exit::Code(c) => write!(f, "exit code {c}"),
-            Exit::Signal(s) => match signal_name(s) {
+            Exit::Signal(s) => match crate::sys::signal_name(s) {
                 Some(name) => write!(f, "signal {s} ({name})"),
                 None => write!(f, "signal {s}"),
             },
         }
     }
-}
-
-/// The conventional name of a few common signals (numbers shared by Linux, macOS and BSD).
-pub(crate) fn signal_name(sig: i32) -> Option<&'static str> {
-    Some(match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        _ => return None,
-    })
 }
 
 /// A piece of a child's output: normally one line, without its terminator.
@@ -422,5 +403,31 @@ impl<'a> IntoIterator for &'a Events {
     #[inline]
     fn into_iter(self) -> Iter<'a> {
         self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_displays_code_or_signal() {
+        assert_eq!(Exit::Code(3).to_string(), "exit code 3");
+        assert_eq!(Exit::Signal(0).to_string(), "signal 0");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exit_names_the_platforms_signal() {
+        let usr1 = libc::SIGUSR1; // 10 on Linux, 30 on macOS and the BSDs
+        assert_eq!(
+            Exit::Signal(usr1).to_string(),
+            format!("signal {usr1} (SIGUSR1)")
+        );
+        let term = libc::SIGTERM;
+        assert_eq!(
+            Exit::Signal(term).to_string(),
+            format!("signal {term} (SIGTERM)")
+        );
     }
 }

@@ -6,8 +6,8 @@
 
 use std::io;
 
+use crate::cmdline;
 use crate::framing::{Framer, FramingOptions, Piece};
-use crate::sys::windows_args as args;
 
 /// One thing that happens to a captured stream, as the `Mux` drives its framer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,22 +44,56 @@ pub fn check_framer(max_line: Option<usize>, strip_cr: bool, ops: &[FramerOp<'_>
     };
     let (pieces, pending) = frame(opts, ops, eof);
     let Some(max) = max_line else {
-        // Raw chunks: one piece per non-empty read, untouched.
-        let reads: Vec<&[u8]> = ops
-            .iter()
-            .filter_map(|op| match op {
-                FramerOp::Read(b) if !b.is_empty() => Some(*b),
-                _ => None,
-            })
-            .collect();
-        let got: Vec<&[u8]> = pieces.iter().map(|p| p.bytes.as_slice()).collect();
-        assert_eq!(got, reads, "raw chunks must be the reads");
-        assert!(pieces.iter().all(|p| !p.newline && !p.continued));
-        assert_eq!(pending, 0);
+        check_raw_chunks(ops, &pieces, pending);
         return;
     };
     let max = max.max(1);
-    let mut off = 0; // how much of `input` the pieces account for
+    let off = check_pieces_are_the_input(&input, &pieces, max, strip_cr, eof);
+    if eof {
+        assert_eq!(off, input.len(), "bytes lost at EOF");
+        assert_eq!(pending, 0);
+    } else {
+        assert_eq!(
+            off + pending,
+            input.len(),
+            "bytes neither delivered nor carried"
+        );
+        assert!(
+            !input[off..].contains(&b'\n'),
+            "a complete line was held back"
+        );
+    }
+    if !pieces.iter().any(|p| p.flushed) {
+        check_chunking_does_not_matter(&input, &pieces, pending, max, strip_cr, eof);
+    }
+}
+
+/// Raw chunks (no maximum line length): one piece per non-empty read, untouched.
+fn check_raw_chunks(ops: &[FramerOp<'_>], pieces: &[Framed], pending: usize) {
+    let reads: Vec<&[u8]> = ops
+        .iter()
+        .filter_map(|op| match op {
+            FramerOp::Read(b) if !b.is_empty() => Some(*b),
+            _ => None,
+        })
+        .collect();
+    let got: Vec<&[u8]> = pieces.iter().map(|p| p.bytes.as_slice()).collect();
+    assert_eq!(got, reads, "raw chunks must be the reads");
+    assert!(pieces.iter().all(|p| !p.newline && !p.continued));
+    assert_eq!(pending, 0);
+}
+
+/// Each piece is the next bytes of `input`, at most `max` long, cut at a newline (which
+/// follows it in `input`), at the maximum, by a flush or at EOF, with consistent flags.
+/// Returns how much of `input` the pieces account for.
+fn check_pieces_are_the_input(
+    input: &[u8],
+    pieces: &[Framed],
+    max: usize,
+    strip_cr: bool,
+    eof: bool,
+) -> usize {
+    let mut off = 0;
     for (i, p) in pieces.iter().enumerate() {
         assert!(p.bytes.len() <= max, "piece {i} longer than {max}: {p:?}");
         let prev = i.checked_sub(1).map(|j| &pieces[j]);
@@ -95,35 +129,31 @@ pub fn check_framer(max_line: Option<usize>, strip_cr: bool, ops: &[FramerOp<'_>
         }
         assert!(!p.bytes.contains(&b'\n'), "piece {i} contains a newline");
     }
+    off
+}
+
+/// Without flushes the pieces depend only on the bytes, not on how reads cut them: they are
+/// the documented pieces of `input` (before EOF, those of its complete part, the rest held).
+fn check_chunking_does_not_matter(
+    input: &[u8],
+    pieces: &[Framed],
+    pending: usize,
+    max: usize,
+    strip_cr: bool,
+    eof: bool,
+) {
+    let want = documented_pieces(input, max, strip_cr);
     if eof {
-        assert_eq!(off, input.len(), "bytes lost at EOF");
-        assert_eq!(pending, 0);
-    } else {
-        assert_eq!(
-            off + pending,
-            input.len(),
-            "bytes neither delivered nor carried"
-        );
-        assert!(
-            !input[off..].contains(&b'\n'),
-            "a complete line was held back"
-        );
+        assert_eq!(pieces, want, "pieces depend on the chunking");
+        return;
     }
-    if !pieces.iter().any(|p| p.flushed) {
-        // Without flushes the pieces depend only on the bytes, not on how reads cut them.
-        let want = documented_pieces(&input, max, strip_cr);
-        if eof {
-            assert_eq!(pieces, want, "pieces depend on the chunking");
-        } else {
-            let (done, rest) = want.split_at(pieces.len().min(want.len()));
-            assert_eq!(pieces, done, "pieces depend on the chunking");
-            assert!(rest.iter().all(|p| !p.newline));
-            assert_eq!(rest.iter().map(|p| p.bytes.len()).sum::<usize>(), pending);
-            // Held back: at most `max` bytes, or `max` and a `\r` a newline may remove.
-            let held = rest.len() <= 1 || (strip_cr && rest.len() == 2 && rest[1].bytes == b"\r");
-            assert!(held, "a full piece was held back: {rest:?}");
-        }
-    }
+    let (done, rest) = want.split_at(pieces.len().min(want.len()));
+    assert_eq!(pieces, done, "pieces depend on the chunking");
+    assert!(rest.iter().all(|p| !p.newline));
+    assert_eq!(rest.iter().map(|p| p.bytes.len()).sum::<usize>(), pending);
+    // Held back: at most `max` bytes, or `max` and a `\r` a newline may remove.
+    let held = rest.len() <= 1 || (strip_cr && rest.len() == 2 && rest[1].bytes == b"\r");
+    assert!(held, "a full piece was held back: {rest:?}");
 }
 
 /// Every byte the reads in `ops` returned, in order.
@@ -317,14 +347,14 @@ const PERCENT: u16 = b'%' as u16;
 pub fn check_command_line(program: &[u16], args: &[Vec<u16>]) {
     let refuse =
         program.contains(&QUOTE) || program.contains(&0) || args.iter().any(|a| a.contains(&0));
-    match args::command_line(program, args) {
+    match cmdline::command_line(program, args) {
         Err(e) => {
             assert!(refuse, "refused for no reason: {e}");
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         }
         Ok(line) => {
             assert!(!refuse, "accepted an argument it cannot pass");
-            let parsed = args::parse_command_line(&line);
+            let parsed = cmdline::parse_command_line(&line);
             assert_eq!(parsed[0], program, "argv[0] changed");
             assert_eq!(&parsed[1..], args, "arguments changed");
         }
@@ -349,7 +379,7 @@ pub fn check_batch_command_line(script: &[u16], args: &[Vec<u16>]) {
         a.iter()
             .any(|&c| c == 0 || c == u16::from(b'\r') || c == u16::from(b'\n'))
     });
-    let line = match args::batch_command_line(script, args) {
+    let line = match cmdline::batch_command_line(script, args) {
         Err(e) => {
             assert!(bad_script || bad_arg, "refused for no reason: {e}");
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
@@ -377,7 +407,7 @@ pub fn check_batch_command_line(script: &[u16], args: &[Vec<u16>]) {
     };
     let tokens = cmd_tokens(&expanded);
     assert_eq!(tokens, args.len() + 1, "cmd.exe sees other arguments");
-    let parsed = args::parse_command_line(&expanded);
+    let parsed = cmdline::parse_command_line(&expanded);
     assert_eq!(parsed[0], script, "script path changed");
     assert_eq!(&parsed[1..], args, "arguments changed");
 }

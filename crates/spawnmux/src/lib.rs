@@ -81,6 +81,8 @@
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
+#[cfg(any(windows, test, feature = "__fuzz"))]
+mod cmdline;
 mod command;
 mod error;
 mod event;
@@ -93,4 +95,5 @@ pub mod trace;
 
 pub use command::{Command, Stdio, DEFAULT_MAX_LINE_LEN};
 pub use event::{ChildId, Event, Events, Exit, Iter, Output, Readiness, SourceId, Stream};
-pub use mux::{Interest, Mux, Source, Waker};
+pub use mux::{Interest, Mux, Waker};
+pub use sys::Source;

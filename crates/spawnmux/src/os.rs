@@ -3,11 +3,14 @@
 
 #[cfg(unix)]
 pub mod unix {
-    //! Unix-only extensions.
+    //! Unix-only extensions: signals by number ([`MuxExt`]) and the signal names of this
+    //! platform ([`signal_name`], [`signal_number`]: one table, built on the platform's own
+    //! numbers, which differ between systems).
 
     use std::io;
 
     use crate::sys::Signal;
+    pub use crate::sys::{signal_name, signal_number};
     use crate::{ChildId, Mux};
 
     mod sealed {
@@ -17,9 +20,9 @@ pub mod unix {
 
     /// Unix-only operations on a [`Mux`].
     pub trait MuxExt: sealed::Sealed {
-        /// Sends signal number `signal` (e.g. `libc::SIGINT`, `libc::SIGHUP`) to the child's
-        /// process group, like [`Mux::terminate`] does with `SIGTERM`. Does nothing for a child
-        /// that has finished.
+        /// Sends signal number `signal` (e.g. `libc::SIGINT`, or [`signal_number`]`("HUP")`)
+        /// to the child's process group, like [`Mux::terminate`] does with `SIGTERM`. Does
+        /// nothing for a child that has finished.
         ///
         /// # Errors
         /// `InvalidInput` if `signal` is not a signal this platform knows; the OS's error if it
@@ -38,7 +41,7 @@ pub mod unix {
 pub mod windows {
     //! Windows-only extensions.
 
-    pub use crate::command::Transport;
+    pub use crate::sys::Transport;
     use crate::Command;
 
     mod sealed {
@@ -57,7 +60,7 @@ pub mod windows {
 
     impl CommandExt for Command {
         fn transport(&mut self, transport: Transport) -> &mut Command {
-            self.transport = transport;
+            self.os.transport = transport;
             self
         }
     }

@@ -14,8 +14,14 @@
 //! - `ExitWatcher`: one per `Mux`; turns "this child exited" into a poller event with the
 //!   child's key, with no thread per child (`watch`, `unwatch`, and `on_global_event` for a
 //!   shared source such as the SIGCHLD self-pipe, whose events use [`GLOBAL_EXIT_KEY`]).
-//! - `SourceHandle`: what a user's own source must be (`AsFd` / `AsSocket`), and
-//!   `register_source` / `modify_source` / `deregister_source`.
+//! - `Source` (public, re-exported by the crate): what a user's own source must be (`AsFd` /
+//!   `AsSocket`); `source_handle` borrows its OS handle for `register_source` /
+//!   `modify_source` / `deregister_source`.
+//! - `signal_name(i32) -> Option<&'static str>`: the name of a signal number, for
+//!   `Exit`'s `Display` (Unix: the table in `unix/signal.rs`, public in `os::unix` with
+//!   `signal_number`; Windows: none).
+//! - `Waiter` (`wait.rs`, shared): one poll of the poller, `Poller::wait` or a faster way the
+//!   backend knows (Linux: `epoll_wait` on the poller's fd when no timer is needed).
 //!
 //! Readiness is a hint everywhere: spurious events are harmless because every read and write
 //! is non-blocking and `try_wait` is checked in a loop.
@@ -27,19 +33,18 @@ pub(crate) const GLOBAL_EXIT_KEY: usize = usize::MAX - 1; // usize::MAX is polli
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
+#[cfg(unix)]
+pub use unix::{signal_name, signal_number, Source};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
+#[cfg(windows)]
+pub use windows::{Source, Transport};
 
-// The Windows command-line quoting is pure logic: test and fuzz it on every platform.
-#[cfg(all(any(test, feature = "__fuzz"), not(windows)))]
-#[allow(dead_code)]
-#[path = "windows/args.rs"]
-pub(crate) mod windows_args;
-#[cfg(all(any(test, feature = "__fuzz"), windows))]
-pub(crate) use windows::args as windows_args;
+mod wait;
+pub(crate) use wait::Waiter;
 
 #[cfg(not(any(unix, windows)))]
 compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and Windows");

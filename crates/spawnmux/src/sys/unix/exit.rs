@@ -24,17 +24,7 @@ use crate::sys::GLOBAL_EXIT_KEY;
 pub(crate) enum Watch {
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     Pidfd(OwnedFd),
-    #[cfg_attr(
-        not(any(
-            target_os = "macos",
-            target_os = "ios",
-            target_os = "freebsd",
-            target_os = "netbsd",
-            target_os = "openbsd",
-            target_os = "dragonfly"
-        )),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(spawnmux_bsd), allow(dead_code))]
     Kqueue(std::num::NonZeroI32),
     /// Covered by the SIGCHLD pipe.
     Sigchld,
@@ -134,14 +124,7 @@ fn choose() -> Mechanism {
             return Mechanism::Pidfd;
         }
     }
-    #[cfg(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))]
+    #[cfg(spawnmux_bsd)]
     {
         return Mechanism::Kqueue;
     }
@@ -165,14 +148,7 @@ fn watch_pidfd(_: &Poller, _: &Process, _: usize) -> io::Result<Watch> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-))]
+#[cfg(spawnmux_bsd)]
 mod kq {
     use std::io;
     use std::num::NonZeroI32;
@@ -204,36 +180,15 @@ mod kq {
     }
 }
 
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-))]
+#[cfg(spawnmux_bsd)]
 use kq::{unwatch as unwatch_kqueue, watch as watch_kqueue};
 
-#[cfg(not(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)))]
+#[cfg(not(spawnmux_bsd))]
 fn watch_kqueue(_: &Poller, _: &Process, _: usize) -> io::Result<Watch> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
-#[cfg(not(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)))]
+#[cfg(not(spawnmux_bsd))]
 fn unwatch_kqueue(_: &Poller, _: std::num::NonZeroI32) {}
 
 impl SigchldPipe {

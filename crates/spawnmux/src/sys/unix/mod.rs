@@ -13,12 +13,14 @@ mod exit;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod guard;
 mod pipe;
+mod signal;
 mod spawn;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use epoll::{DirectWait, Waited};
 pub(crate) use exit::{ExitWatcher, Watch};
 pub(crate) use pipe::{Reader, Writer};
+pub use signal::{signal_name, signal_number};
 pub(crate) use spawn::{spawn, Process};
 
 use std::io;
@@ -26,18 +28,25 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use polling::{Event, PollMode, Poller};
 
+/// The options of a `Command` that only Unix has: none so far (every captured stream is a
+/// pipe; `os::windows::CommandExt` is the other backend's).
+#[derive(Debug, Default)]
+pub(crate) struct CommandOptions {}
+
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedFd<'a>;
 
-/// What a user's own source must provide to be polled.
-pub(crate) trait SourceHandle {
-    fn handle(&self) -> BorrowedFd<'_>;
-}
+/// Something you own that the [`Mux`](crate::Mux) can poll: on Unix anything
+/// [`AsFd`](std::os::fd::AsFd) (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows
+/// anything `AsSocket`.
+///
+/// Set it non-blocking yourself if you read it until `WouldBlock`.
+pub trait Source: AsFd + Send + 'static {}
+impl<T: AsFd + Send + 'static> Source for T {}
 
-impl<T: AsFd> SourceHandle for T {
-    fn handle(&self) -> BorrowedFd<'_> {
-        self.as_fd()
-    }
+/// The OS handle of a user's source.
+pub(crate) fn source_handle<S: Source>(source: &S) -> Handle<'_> {
+    source.as_fd()
 }
 
 /// Registers `fd` level-triggered with `interest`.

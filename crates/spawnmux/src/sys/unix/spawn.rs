@@ -21,7 +21,7 @@ use rustix::process::{Pid, Signal as OsSignal};
 use super::pipe::{Reader, Writer};
 use crate::command::{Command, Stdio};
 use crate::event::Exit;
-use crate::sys::{Signal, Spawned};
+use crate::sys::{CommandOptions, Signal, Spawned};
 
 /// A child process (and, through its process group, its descendants).
 #[derive(Debug)]
@@ -120,6 +120,8 @@ fn std_stdio(stdio: &Stdio) -> io::Result<std::process::Stdio> {
 }
 
 fn build(cmd: &Command) -> io::Result<std::process::Command> {
+    // No Unix-only options yet: a new one fails to compile here until it is applied.
+    let CommandOptions {} = cmd.os;
     let mut c = std::process::Command::new(&cmd.program);
     c.args(&cmd.args);
     if cmd.env_clear {

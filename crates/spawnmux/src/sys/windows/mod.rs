@@ -28,7 +28,6 @@
 //! Exit: the process handle is a waitable (one-shot). Terminate: `CTRL_BREAK_EVENT` to the
 //! child's process group; kill: `TerminateJobObject` (the tree).
 
-pub(crate) mod args;
 mod exit;
 mod path;
 mod pipe;
@@ -42,6 +41,24 @@ use std::io;
 use std::os::windows::io::{AsRawSocket, AsSocket, BorrowedSocket};
 
 use polling::{Event, PollMode, Poller};
+
+/// How captured streams reach a Windows child; see `os::windows::Transport` (re-exported there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A named pipe per stream (default): every Windows program accepts it.
+    #[default]
+    Pipe,
+    /// A loopback socket pair per stream (the seed article's technique).
+    Socket,
+}
+
+/// The options of a `Command` that only Windows has.
+#[derive(Debug, Default)]
+pub(crate) struct CommandOptions {
+    /// How captured streams are connected (`os::windows::CommandExt::transport`).
+    pub(crate) transport: Transport,
+}
 
 /// The read end of a captured stdout/stderr.
 #[derive(Debug)]
@@ -134,15 +151,17 @@ impl Writer {
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedSocket<'a>;
 
-/// What a user's own source must provide to be polled.
-pub(crate) trait SourceHandle {
-    fn handle(&self) -> BorrowedSocket<'_>;
-}
+/// Something you own that the [`Mux`](crate::Mux) can poll: on Unix anything
+/// [`AsFd`](std::os::fd::AsFd) (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows
+/// anything `AsSocket`.
+///
+/// Set it non-blocking yourself if you read it until `WouldBlock`.
+pub trait Source: AsSocket + Send + 'static {}
+impl<T: AsSocket + Send + 'static> Source for T {}
 
-impl<T: AsSocket> SourceHandle for T {
-    fn handle(&self) -> BorrowedSocket<'_> {
-        self.as_socket()
-    }
+/// The OS handle of a user's source.
+pub(crate) fn source_handle<S: Source>(source: &S) -> Handle<'_> {
+    source.as_socket()
 }
 
 /// Registers a socket level-triggered. The caller owns it and deregisters it before closing.
@@ -169,6 +188,11 @@ pub(crate) fn modify_source(poller: &Poller, s: Handle<'_>, interest: Event) -> 
 /// Removes a user's source.
 pub(crate) fn deregister_source(poller: &Poller, s: Handle<'_>) {
     let _ = poller.delete(s);
+}
+
+/// No signal has a name here: an `Exit::Signal` only comes from Unix.
+pub(crate) fn signal_name(_sig: i32) -> Option<&'static str> {
+    None
 }
 
 /// A Win32 error as an `io::Error` whose message names the operation.

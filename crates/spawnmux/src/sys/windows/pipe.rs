@@ -143,6 +143,19 @@ impl Io {
         self.ov = unsafe { std::mem::zeroed() };
         self.ov.hEvent = event.as_raw_handle() as HANDLE;
     }
+
+    /// Starts an overlapped operation signalling `event`: `call` issues it (`ReadFile` or
+    /// `WriteFile` on this buffer and `OVERLAPPED`). Returns `ERROR_IO_PENDING` if it is under
+    /// way or already done (either way its result comes from `GetOverlappedResult`), else the
+    /// error code.
+    fn start(&mut self, event: &OwnedHandle, call: impl FnOnce(&mut Io) -> i32) -> u32 {
+        self.arm(event);
+        if call(self) != 0 {
+            ERROR_IO_PENDING
+        } else {
+            last_code()
+        }
+    }
 }
 
 /// Result of `GetOverlappedResult` without waiting.
@@ -250,23 +263,20 @@ impl PipeReader {
     /// Issues the next overlapped read. Reaching EOF signals the event, so the loop comes back
     /// and sees `Ok(0)`.
     fn start_read(&mut self) -> io::Result<()> {
-        self.io.arm(&self.event);
-        // SAFETY: buffer and OVERLAPPED are in `self.io` (boxed, unmoved until the read ends
-        // or is cancelled in `Drop`); the length is the buffer's.
-        let ok = unsafe {
-            ReadFile(
-                self.pipe.as_raw_handle() as HANDLE,
-                self.io.buf.as_mut_ptr(),
-                BUF as u32,
-                std::ptr::null_mut(),
-                &mut self.io.ov,
-            )
-        };
-        let code = if ok != 0 {
-            ERROR_IO_PENDING
-        } else {
-            last_code()
-        };
+        let pipe = self.pipe.as_raw_handle() as HANDLE;
+        let code = self.io.start(&self.event, |io| {
+            // SAFETY: buffer and OVERLAPPED are in `self.io` (boxed, unmoved until the read
+            // ends or is cancelled in `Drop`); the length is the buffer's.
+            unsafe {
+                ReadFile(
+                    pipe,
+                    io.buf.as_mut_ptr(),
+                    BUF as u32,
+                    std::ptr::null_mut(),
+                    &mut io.ov,
+                )
+            }
+        });
         match code {
             // Completed at once or later: either way the result comes from GetOverlappedResult.
             ERROR_IO_PENDING => self.state = State::Pending,
@@ -450,23 +460,20 @@ impl PipeWriter {
         }
         let len = data.len().min(BUF);
         self.io.buf[..len].copy_from_slice(&data[..len]);
-        self.io.arm(&self.event);
-        // SAFETY: buffer and OVERLAPPED are boxed and unmoved until the write ends or is
-        // cancelled in `Drop`; `len` is within the buffer.
-        let ok = unsafe {
-            WriteFile(
-                self.pipe.as_raw_handle() as HANDLE,
-                self.io.buf.as_ptr(),
-                len as u32,
-                std::ptr::null_mut(),
-                &mut self.io.ov,
-            )
-        };
-        let code = if ok != 0 {
-            ERROR_IO_PENDING
-        } else {
-            last_code()
-        };
+        let pipe = self.pipe.as_raw_handle() as HANDLE;
+        let code = self.io.start(&self.event, |io| {
+            // SAFETY: buffer and OVERLAPPED are boxed and unmoved until the write ends or is
+            // cancelled in `Drop`; `len` is within the buffer.
+            unsafe {
+                WriteFile(
+                    pipe,
+                    io.buf.as_ptr(),
+                    len as u32,
+                    std::ptr::null_mut(),
+                    &mut io.ov,
+                )
+            }
+        });
         match code {
             ERROR_IO_PENDING => {
                 self.pending = Some(len);

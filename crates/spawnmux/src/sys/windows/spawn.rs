@@ -33,8 +33,9 @@ use windows_sys::Win32::System::Threading::{
 
 use super::pipe::{self, PipeReader, PipeWriter};
 use super::socket::{self, SocketReader, SocketWriter};
-use super::{args, last_error, path, wide_nul, Reader, Writer};
-use crate::command::{Command, Stdio, Transport};
+use super::{last_error, path, wide_nul, Reader, Transport, Writer};
+use crate::cmdline;
+use crate::command::{Command, Stdio};
 use crate::event::Exit;
 use crate::sys::{Signal, Spawned};
 
@@ -147,9 +148,9 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
     let exe_wide: Vec<u16> = exe.as_os_str().encode_wide().collect();
     let (app, mut line) = if path::is_batch(&exe) {
         let cmd_exe = path::cmd_exe();
-        (cmd_exe, args::batch_command_line(&exe_wide, &wide_args)?)
+        (cmd_exe, cmdline::batch_command_line(&exe_wide, &wide_args)?)
     } else {
-        (exe.clone(), args::command_line(&exe_wide, &wide_args)?)
+        (exe.clone(), cmdline::command_line(&exe_wide, &wide_args)?)
     };
     line.push(0);
     let app = wide_nul(app.as_os_str(), "the program path")?;
@@ -162,9 +163,9 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
 
     let mut stdios = Stdios::default();
     let handles = [
-        stdio(&cmd.stdin, StdStream::In, cmd.transport, &mut stdios)?,
-        stdio(&cmd.stdout, StdStream::Out, cmd.transport, &mut stdios)?,
-        stdio(&cmd.stderr, StdStream::Err, cmd.transport, &mut stdios)?,
+        stdio(&cmd.stdin, StdStream::In, cmd.os.transport, &mut stdios)?,
+        stdio(&cmd.stdout, StdStream::Out, cmd.os.transport, &mut stdios)?,
+        stdio(&cmd.stderr, StdStream::Err, cmd.os.transport, &mut stdios)?,
     ];
     let job = job(cmd.die_with_parent)?;
     let info = create(&app, &mut line, env.as_deref(), cwd.as_deref(), handles)?;

@@ -12,7 +12,9 @@
 //!   `%cd%`; in the script's path too), and refuses `\r`, `\n` and NUL, which cannot be passed
 //!   safely at all.
 //!
-//! Pure functions over UTF-16, compiled and unit-tested on every platform.
+//! Pure functions over UTF-16, no OS call: compiled on Windows (`sys/windows/spawn.rs` uses
+//! them) and, for the unit tests below and the `windows_args` fuzz target (`crate::__fuzz`),
+//! on every platform.
 
 use std::io;
 
