@@ -250,9 +250,6 @@ pub(crate) fn name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
 
-/// SIGTERM's number on every Unix spawnmux supports.
-pub(crate) const SIGTERM: i32 = 15;
-
 impl HelperSpec {
     /// A helper with every option at its default.
     pub(crate) fn new(name: impl Into<String>, program: Program) -> HelperSpec {
@@ -263,7 +260,7 @@ impl HelperSpec {
             env: BTreeMap::new(),
             restart: Restart::Never,
             max_restarts: None,
-            stop_signal: SIGTERM,
+            stop_signal: crate::os::SIGTERM,
             stop_timeout: Duration::from_secs(5),
             ready_line: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,

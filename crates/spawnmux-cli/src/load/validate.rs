@@ -166,25 +166,14 @@ fn one_of<T: Copy>(
 }
 
 /// `TERM`, `SIGTERM`, `term` or a number.
-// TODO(lead): the one place the loading code turns a signal into a number; rewire it to the
-// workspace-wide signal table in the library. This table's USR1 = 10 and USR2 = 12 are
-// Linux's numbers, wrong on macOS and the BSDs (30, 31).
+/// A `stop_signal` value (`"TERM"`, `"SIGUSR1"`, `15`) as this platform's number, through
+/// the library's one signal table (`USR1` is 10 on Linux, 30 on macOS and the BSDs).
 fn signal_number(v: &toml::Value) -> Option<i32> {
-    if let Some(n) = v.as_integer() {
-        return i32::try_from(n).ok().filter(|n| (1..=64).contains(n));
+    match v {
+        toml::Value::Integer(n) => crate::os::signal_number(&n.to_string()),
+        toml::Value::String(s) => crate::os::signal_number(s),
+        _ => None,
     }
-    let s = v.as_str()?.to_ascii_uppercase();
-    let s = s.strip_prefix("SIG").unwrap_or(&s);
-    Some(match s {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "KILL" => 9,
-        "USR1" => 10,
-        "USR2" => 12,
-        "TERM" => 15,
-        _ => return None,
-    })
 }
 
 /// Every `depends_on` names a helper, and there is no cycle.

@@ -74,14 +74,15 @@ impl Drop for Signals {
     }
 }
 
-/// A stop signal's name for the log (`SIGINT`).
+/// A signal's name for the log (`SIGINT`), from the library's one table.
 pub(crate) fn signal_name(sig: i32) -> Option<&'static str> {
-    match sig {
-        libc::SIGHUP => Some("SIGHUP"),
-        libc::SIGINT => Some("SIGINT"),
-        libc::SIGTERM => Some("SIGTERM"),
-        _ => None,
-    }
+    spawnmux::os::unix::signal_name(sig)
+}
+
+/// A config's `stop_signal` (`TERM`, `SIGUSR1`, `10`) as this platform's number, from the
+/// library's one table (`USR1` is 10 on Linux, 30 on macOS and the BSDs).
+pub(crate) fn signal_number(name: &str) -> Option<i32> {
+    spawnmux::os::unix::signal_number(name)
 }
 
 /// Sends a helper's stop signal to its process group.

@@ -43,6 +43,20 @@ pub(crate) fn signal_name(sig: i32) -> Option<&'static str> {
     (sig == SIGINT).then_some("SIGINT")
 }
 
+/// A config's `stop_signal` is ignored on Windows (a stop is the job object's), but a config
+/// written for Unix must still load: the usual stop signals' names (and numbers) are accepted,
+/// all as SIGTERM.
+pub(crate) fn signal_number(name: &str) -> Option<i32> {
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let named = [
+        "HUP", "INT", "QUIT", "KILL", "TERM", "USR1", "USR2", "WINCH",
+    ]
+    .contains(&bare);
+    let numbered = name.parse::<u8>().is_ok_and(|n| (1..=64).contains(&n));
+    (named || numbered).then_some(SIGTERM)
+}
+
 /// No signals: the child's tree ends with its job object.
 pub(crate) fn send_stop(mux: &mut Mux, id: ChildId, _signal: i32) -> io::Result<()> {
     mux.terminate(id)

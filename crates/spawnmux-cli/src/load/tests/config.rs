@@ -240,3 +240,28 @@ fn helper_and_build_names_follow_the_one_rule() {
     let spec = load_text("dotted", "[helpers.\"web.sh\"]\nshell = \"x\"\n").expect("valid");
     assert_eq!(spec.helpers[0].name, "web.sh");
 }
+
+/// `stop_signal` names mean this platform's numbers (USR1 is 10 on Linux, 30 on macOS and the
+/// BSDs): the library's one table, not Linux's numbers everywhere.
+#[cfg(unix)]
+#[test]
+fn stop_signal_names_are_the_platforms_numbers() {
+    for (value, want) in [
+        ("\"USR1\"", libc::SIGUSR1),
+        ("\"sigusr2\"", libc::SIGUSR2),
+        ("\"SIGHUP\"", libc::SIGHUP),
+        ("\"WINCH\"", libc::SIGWINCH),
+        ("2", libc::SIGINT),
+    ] {
+        let text = format!("[helpers.web]\nshell = \"a\"\nstop_signal = {value}\n");
+        let spec = load_text("signals", &text).expect(value);
+        assert_eq!(spec.helpers[0].stop_signal, want, "{value}");
+    }
+    for bad in ["0", "999", "-15", "\"SIGRTMIN\"", "true"] {
+        let text = format!("[helpers.web]\nshell = \"a\"\nstop_signal = {bad}\n");
+        assert!(
+            err("signals-bad", &text).contains("unknown signal"),
+            "{bad}"
+        );
+    }
+}
