@@ -35,21 +35,8 @@ pub fn check_procfile(env_text: &str, procfile_text: &str) {
     assert_eq!(spec.origin, "Procfile");
     assert!(!spec.helpers.is_empty());
     let mut written = String::new();
+    check_names(&spec.helpers);
     for (i, h) in spec.helpers.iter().enumerate() {
-        assert!(
-            !h.name.is_empty()
-                && h.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-                && h.name != "spawnmux",
-            "accepted process name `{}`",
-            h.name
-        );
-        assert!(
-            spec.helpers[..i].iter().all(|o| o.name != h.name),
-            "`{}` twice",
-            h.name
-        );
         let Program::Shell(command) = &h.program else {
             panic!("a Procfile command is not a shell command: {:?}", h.program);
         };
@@ -112,17 +99,8 @@ pub fn check_config(bytes: &[u8]) {
             return;
         }
     };
-    for (i, h) in spec.helpers.iter().enumerate() {
-        assert!(
-            !h.name.is_empty()
-                && h.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-                && h.name != "spawnmux",
-            "accepted helper name `{}`",
-            h.name
-        );
-        assert!(spec.helpers[..i].iter().all(|o| o.name != h.name));
+    check_names(&spec.helpers);
+    for h in &spec.helpers {
         match &h.program {
             Program::Argv(argv) => assert!(!argv.is_empty() && !argv[0].is_empty()),
             Program::Shell(s) => assert!(!s.trim().is_empty()),
@@ -133,6 +111,24 @@ pub fn check_config(bytes: &[u8]) {
         }
     }
     assert_eq!(crate::load::find_cycle(&spec.helpers), None);
+}
+
+/// The documented name rule (docs/config.md): not empty, only ASCII letters, digits, `.`, `-`
+/// and `_`, not `spawnmux`, each name once.
+fn check_names(helpers: &[crate::spec::HelperSpec]) {
+    for (i, h) in helpers.iter().enumerate() {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+        assert!(
+            !h.name.is_empty() && h.name.chars().all(allowed) && h.name != "spawnmux",
+            "accepted helper name `{}`",
+            h.name
+        );
+        assert!(
+            helpers[..i].iter().all(|o| o.name != h.name),
+            "`{}` twice",
+            h.name
+        );
+    }
 }
 
 /// `LINE:COL: ...` → (LINE, COL).

@@ -196,6 +196,13 @@ impl Run {
     }
 }
 
+/// A run of one helper called `name`, set up by `set`, started.
+fn one(name: &str, set: impl FnOnce(&mut HelperSpec)) -> Run {
+    let mut h = helper(name);
+    set(&mut h);
+    Run::new(plan(vec![h])).start()
+}
+
 fn is_running(s: State) -> bool {
     matches!(s, State::Running { .. })
 }
@@ -356,10 +363,10 @@ fn a_helper_that_cannot_start_is_retried_by_its_restart_policy() {
 
 #[test]
 fn readiness_is_announced_once_per_start() {
-    let mut a = helper("a");
-    a.ready_line = Some("up".into());
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.ready_line = Some("up".into());
+        h.restart = Restart::Always;
+    });
     r.output(0, "up");
     r.output(0, "up again");
     r.take();
@@ -383,10 +390,10 @@ fn output_matters_only_while_waiting_for_the_ready_line() {
 
 #[test]
 fn ready_timeout_stops_the_helper_and_its_clean_exit_counts_as_failure() {
-    let mut a = helper("a");
-    a.ready_line = Some("up".into());
-    a.ready_timeout = secs(30.0);
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.ready_line = Some("up".into());
+        h.ready_timeout = secs(30.0);
+    });
     r.take();
     assert_eq!(
         r.sup.next_deadline(&r.world, r.now),
@@ -462,18 +469,18 @@ fn on_failure_restarts_a_failure_but_not_a_success() {
 
 #[test]
 fn always_restarts_even_a_success() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     r.exit(0, Exit::Code(0));
     assert!(matches!(r.state(0), State::Backoff { .. }));
 }
 
 #[test]
 fn backoff_doubles_up_to_thirty_seconds() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     let mut t = 0.0;
     let mut delays = Vec::new();
     for _ in 0..7 {
@@ -492,9 +499,9 @@ fn backoff_doubles_up_to_thirty_seconds() {
 
 #[test]
 fn a_helper_up_for_ten_seconds_starts_its_backoff_again() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     r.exit(0, Exit::Code(1));
     r.at(1.0);
     r.exit(0, Exit::Code(1));
@@ -511,9 +518,9 @@ fn a_helper_up_for_ten_seconds_starts_its_backoff_again() {
 
 #[test]
 fn restart_records_carry_attempt_and_delay() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     r.take();
     r.exit(0, Exit::Code(1));
     let recs = r.records();
@@ -530,10 +537,10 @@ fn restart_records_carry_attempt_and_delay() {
 
 #[test]
 fn max_restarts_gives_up_and_the_failure_ends_the_run() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    a.max_restarts = Some(2);
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+        h.max_restarts = Some(2);
+    });
     r.exit(0, Exit::Code(4));
     r.at(1.0);
     r.exit(0, Exit::Code(4));
@@ -548,9 +555,9 @@ fn max_restarts_gives_up_and_the_failure_ends_the_run() {
 
 #[test]
 fn a_backoff_is_not_started_once_the_run_stops() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     r.exit(0, Exit::Code(1));
     r.signal(2, Some("SIGINT"));
     assert_eq!(r.state(0), State::Done { code: 0 });
@@ -631,9 +638,9 @@ fn got_signal_tells_how_to_kill_at_once() {
 
 #[test]
 fn a_helper_that_ignores_its_stop_signal_is_killed_after_stop_timeout() {
-    let mut a = helper("a");
-    a.stop_timeout = secs(2.0);
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.stop_timeout = secs(2.0);
+    });
     r.signal(15, None);
     r.take();
     r.at(1.9);
@@ -665,9 +672,9 @@ fn a_second_signal_kills_everything_at_once() {
 
 #[test]
 fn the_stop_deadline_lets_go_of_whatever_is_left() {
-    let mut a = helper("a");
-    a.stop_timeout = secs(2.0);
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.stop_timeout = secs(2.0);
+    });
     r.signal(15, None);
     // Progress every second, the kill at 2 s, letting go 5 s later.
     let mut deadlines = Vec::new();
@@ -844,9 +851,9 @@ fn a_leftover_holding_the_pipe_is_stopped_through_the_mux() {
 
 #[test]
 fn leftovers_that_outlive_stop_timeout_are_killed_then_given_up_on() {
-    let mut g = helper("g");
-    g.stop_timeout = secs(1.0);
-    let mut r = Run::new(plan(vec![g])).start();
+    let mut r = one("g", |h| {
+        h.stop_timeout = secs(1.0);
+    });
     let pid = r.pid(0);
     r.world.members.insert(pid, 2);
     r.exit(0, Exit::Code(0));
@@ -883,9 +890,9 @@ fn leftovers_that_outlive_stop_timeout_are_killed_then_given_up_on() {
 
 #[test]
 fn a_restart_waits_for_the_old_tree_to_go() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     let pid = r.pid(0);
     r.world.members.insert(pid, 1);
     r.exit(0, Exit::Code(1));
@@ -916,9 +923,9 @@ fn no_leftover_line_during_a_stop() {
 
 #[test]
 fn a_stop_kills_an_old_tree_that_the_mux_let_go_of() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     let pid = r.pid(0);
     r.world.members.insert(pid, 1);
     r.exit(0, Exit::Code(1));
@@ -1405,9 +1412,9 @@ fn ctl_restart_stops_then_starts_a_running_helper() {
 
 #[test]
 fn ctl_restart_starts_a_helper_in_backoff_at_once() {
-    let mut a = helper("a");
-    a.restart = Restart::Always;
-    let mut r = Run::new(plan(vec![a])).start();
+    let mut r = one("a", |h| {
+        h.restart = Restart::Always;
+    });
     r.exit(0, Exit::Code(1));
     assert!(matches!(r.state(0), State::Backoff { .. }));
     assert_eq!(r.request(0, Request::Restart, r.now), Ok(()));
