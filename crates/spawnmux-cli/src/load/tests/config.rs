@@ -59,7 +59,8 @@ shell = "sass --watch src:out"
     );
     assert_eq!(web.restart, Restart::OnFailure);
     assert_eq!(web.max_restarts, Some(5));
-    assert_eq!(web.stop_signal, 2);
+    // SIGINT on Unix; Windows ignores stop signals and keeps SIGTERM.
+    assert_eq!(Some(web.stop_signal), crate::os::signal_number("INT"));
     assert_eq!(web.stop_timeout, Duration::from_secs(2));
     assert_eq!(web.env["NODE_ENV"], "development");
     assert_eq!(
