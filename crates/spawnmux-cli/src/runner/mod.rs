@@ -9,6 +9,7 @@
 
 mod command;
 mod leftovers;
+mod watch;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -20,8 +21,7 @@ use spawnmux::{ChildId, Event, Events, Mux};
 use crate::cli::RunArgs;
 use crate::os::{self, Wake};
 use crate::output::Log;
-use crate::record::Record;
-use crate::spec::{RunSpec, WatchSpec};
+use crate::spec::RunSpec;
 use crate::supervisor::{Action, Options, Probe, Supervisor};
 use crate::watch::Watch;
 
@@ -323,62 +323,6 @@ impl Runner {
             1
         };
         self.sup.log_broken(code, Instant::now());
-        self.apply()
-    }
-}
-
-/// Watch mode.
-impl Runner {
-    fn start_watch(&mut self, spec: &WatchSpec) -> io::Result<()> {
-        let waker = self.mux.waker(Wake::Watch.token());
-        let (watch, warnings) = Watch::start(spec, waker)?;
-        for message in warnings {
-            self.log.record(&Record::Watch {
-                message,
-                warn: true,
-            })?;
-        }
-        let message = format!(
-            "watching {} (debounce {}): on change, {}",
-            watch.describe(),
-            humantime::format_duration(spec.debounce),
-            self.sup.watch_plan().join(", then ")
-        );
-        self.log.record(&Record::Watch {
-            message,
-            warn: false,
-        })?;
-        self.watch = Some(watch);
-        Ok(())
-    }
-
-    /// The watcher thread collected something: problems and changes to what is watched are
-    /// logged here; the changed paths go to the supervisor.
-    fn on_watch_wake(&mut self) -> io::Result<()> {
-        let Some(w) = &mut self.watch else {
-            return Ok(());
-        };
-        let batch = w.take();
-        let mut records = Vec::new();
-        let problem = |message| Record::Watch {
-            message,
-            warn: true,
-        };
-        records.extend(batch.errors.iter().map(|e| problem(format!("watch: {e}"))));
-        if batch.ignore_files_changed {
-            records.extend(w.reload_filter().into_iter().map(problem));
-        }
-        if batch.roots_changed {
-            records.extend(w.rewatch().into_iter().map(|message| Record::Watch {
-                message,
-                warn: false,
-            }));
-        }
-        let paths = batch.paths.iter().map(|p| w.show(p)).collect();
-        for r in &records {
-            self.log.record(r)?;
-        }
-        self.sup.changes(paths, Instant::now());
         self.apply()
     }
 }
