@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod control;
 mod demo;
 mod load;
 mod os;
@@ -37,6 +38,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        cli::Cmd::Ctl(args) => return control::ctl(&args),
         cli::Cmd::Demo(args) => demo::run(&args),
         cli::Cmd::DemoChild(args) => demo::child(&args),
     };

@@ -13,9 +13,6 @@
 //! runner waits for and then reports with [`Supervisor::tick`].
 
 mod changes;
-// Wired to the control socket (`spawnmux ctl`) by the runner; until then only tests use it.
-// TODO(ctl): remove these allows once the runner serves the control socket.
-#[allow(dead_code)]
 mod control;
 mod helper;
 mod ready;
@@ -32,7 +29,6 @@ use spawnmux::Exit;
 use crate::record::{Ended, Record};
 use crate::spec::{Program, RunSpec};
 use changes::Changes;
-#[allow(unused_imports)]
 pub(crate) use control::{Request, Status};
 use helper::Helper;
 pub(crate) use helper::{After, Role, State, Then};
