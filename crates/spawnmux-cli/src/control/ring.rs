@@ -6,14 +6,16 @@
 //! first `piece` bytes (then flagged [`Kind::cut`]).
 //!
 //! # Implementation notes
-//! This is on the log's hot path (every output line): after the first piece, a push allocates
-//! nothing. The bytes go into one buffer of `bytes` bytes (a power of two, allocated at the
-//! first piece), written round and round; the index is a `VecDeque` of (offset, length,
-//! flags), its capacity reserved at the first piece. Offsets count every byte ever written,
-//! so a piece is still whole exactly while it starts at most `bytes` bytes back; older index
-//! entries are dropped as the writing passes them.
-
-use std::collections::VecDeque;
+//! This is on the log's hot path (every output line), so a push is a copy into a buffer and
+//! one index slot written: no allocation (but when the buffer grows), no loop, no `VecDeque`
+//! bookkeeping. The bytes go round and round a buffer whose size is a power of two; it starts
+//! at 4 KiB and doubles (up to `bytes`) whenever the newest `lines` pieces would not fit, so
+//! a helper of short lines keeps a small buffer (its memory is touched all round). The index
+//! has a slot per piece (`lines` rounded up to a power of two, 8 bytes each), written round
+//! and round too: each slot holds where its piece starts (the low 32 bits of a count of every
+//! byte written), its length and flags. Nothing is dropped as it is overwritten; a reader
+//! walks back from the newest piece and stops at the first that is no longer whole (it
+//! started more than the buffer's size back) or at `lines`.
 
 /// How a piece ended and where it came from (the log's flags, and `cut`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +27,30 @@ pub(crate) struct Kind {
     pub(crate) continued: bool,
     /// Only the piece's first `piece` bytes were kept.
     pub(crate) cut: bool,
+}
+
+const STDERR: u8 = 1;
+const NEWLINE: u8 = 2;
+const CONTINUED: u8 = 4;
+const CUT: u8 = 8;
+
+impl Kind {
+    fn bits(self) -> u8 {
+        let bit = |set: bool, b: u8| if set { b } else { 0 };
+        bit(self.stderr, STDERR)
+            | bit(self.newline, NEWLINE)
+            | bit(self.continued, CONTINUED)
+            | bit(self.cut, CUT)
+    }
+
+    fn from_bits(b: u8) -> Kind {
+        Kind {
+            stderr: b & STDERR != 0,
+            newline: b & NEWLINE != 0,
+            continued: b & CONTINUED != 0,
+            cut: b & CUT != 0,
+        }
+    }
 }
 
 /// One kept piece: its bytes (in two parts where the ring wraps) and its kind.
@@ -46,94 +72,161 @@ impl Piece<'_> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// The buffer's first size (or `bytes`, if smaller).
+const FIRST_BYTES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, Default)]
 struct Entry {
-    /// Offset of the first byte, counting every byte ever written.
-    start: u64,
-    len: u32,
-    kind: Kind,
+    /// Where the piece starts: the low 32 bits of the count of bytes written before it.
+    start: u32,
+    len: u16,
+    kind: u8,
 }
 
 #[derive(Debug)]
 pub(crate) struct Ring {
     lines: usize,
-    bytes: usize,
+    /// The most bytes kept (a power of two).
+    max: usize,
     piece: usize,
-    /// Empty until the first piece, then `bytes` long.
+    /// Empty until the first piece; then a power of two, at most `max`.
     buf: Box<[u8]>,
-    /// Bytes written so far (the offset of the next one).
+    /// Empty until the first piece; then `lines` rounded up to a power of two.
+    index: Box<[Entry]>,
+    /// Bytes written so far.
     written: u64,
-    index: VecDeque<Entry>,
+    /// Pieces written so far.
+    count: u64,
 }
 
 impl Ring {
     /// A ring that keeps at most `lines` pieces and `bytes` bytes (a power of two), each piece
-    /// cut to `piece` bytes (at most `bytes`).
+    /// cut to `piece` bytes (at most `bytes` and 65,535).
     pub(crate) fn new(lines: usize, bytes: usize, piece: usize) -> Ring {
-        assert!(
-            lines > 0 && bytes.is_power_of_two() && piece <= bytes && piece <= u32::MAX as usize
-        );
+        assert!(lines > 0 && bytes.is_power_of_two() && piece <= bytes);
+        assert!(piece <= usize::from(u16::MAX) && (lines as u64) * (piece as u64) < 1 << 31);
         Ring {
             lines,
-            bytes,
+            max: bytes,
             piece,
             buf: Box::default(),
+            index: Box::default(),
             written: 0,
-            index: VecDeque::new(),
+            count: 0,
         }
     }
 
-    /// Keeps `bytes` as the newest piece, dropping what no longer fits.
-    pub(crate) fn push(&mut self, bytes: &[u8], mut kind: Kind) {
-        if self.buf.is_empty() {
-            self.buf = vec![0; self.bytes].into_boxed_slice();
-            self.index.reserve_exact(self.lines);
-        }
+    /// Keeps `bytes` as the newest piece.
+    #[inline]
+    pub(crate) fn push(&mut self, bytes: &[u8], kind: Kind) {
+        let mut kind = kind.bits();
         let bytes = if bytes.len() > self.piece {
-            kind.cut = true;
+            kind |= CUT;
             &bytes[..self.piece]
         } else {
             bytes
         };
-        if self.index.len() == self.lines {
-            self.index.pop_front();
+        // The newest `lines` pieces, this one included, should fit the buffer.
+        let before = self.count.min(self.lines as u64 - 1);
+        let need = match before {
+            0 => bytes.len(),
+            _ => {
+                let oldest = self.entry(self.count - before);
+                (self.written as u32).wrapping_sub(oldest.start) as usize + bytes.len()
+            }
+        };
+        if need >= self.buf.len() && self.buf.len() < self.max {
+            self.grow(need);
         }
-        // `bytes` is a power of two: the position is the offset's low bits.
-        let at = (self.written as usize) & (self.bytes - 1);
-        let first = bytes.len().min(self.bytes - at);
-        self.buf[at..at + first].copy_from_slice(&bytes[..first]);
-        self.buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
-        self.index.push_back(Entry {
-            start: self.written,
-            len: bytes.len() as u32,
+        write_at(&mut self.buf, self.written, bytes);
+        let slot = (self.count as usize) & (self.index.len() - 1);
+        self.index[slot] = Entry {
+            start: self.written as u32,
+            len: bytes.len() as u16,
             kind,
-        });
+        };
         self.written += bytes.len() as u64;
-        let oldest = self.written.saturating_sub(self.bytes as u64);
-        while self.index.front().is_some_and(|e| e.start < oldest) {
-            self.index.pop_front();
+        self.count += 1;
+    }
+
+    fn entry(&self, k: u64) -> Entry {
+        self.index[(k as usize) & (self.index.len() - 1)]
+    }
+
+    /// A buffer for `need` bytes (up to `max`), keeping what the old one holds.
+    #[cold]
+    fn grow(&mut self, need: usize) {
+        if self.index.is_empty() {
+            let slots = self.lines.next_power_of_two();
+            self.index = vec![Entry::default(); slots].into_boxed_slice();
         }
+        let size = need
+            .checked_next_power_of_two()
+            .unwrap_or(self.max)
+            .clamp(FIRST_BYTES.min(self.max), self.max);
+        if size <= self.buf.len() {
+            return;
+        }
+        let mut buf = vec![0; size].into_boxed_slice();
+        let old = (self.buf.len() as u64).min(self.written);
+        let from = self.written - old;
+        let (head, tail) = self.slices(from as u32, old as usize);
+        write_at(&mut buf, from, head);
+        write_at(&mut buf, from + head.len() as u64, tail);
+        self.buf = buf;
+    }
+
+    /// The `len` bytes that start at `start`, in one or two parts.
+    fn slices(&self, start: u32, len: usize) -> (&[u8], &[u8]) {
+        if len == 0 {
+            return (&[], &[]);
+        }
+        let at = (start as usize) & (self.buf.len() - 1);
+        let first = len.min(self.buf.len() - at);
+        (&self.buf[at..at + first], &self.buf[..len - first])
+    }
+
+    /// How many of the newest pieces are still kept.
+    fn kept(&self) -> usize {
+        let written = self.written as u32;
+        let limit = self.count.min(self.lines as u64);
+        (1..=limit)
+            .take_while(|&back| {
+                let e = self.entry(self.count - back);
+                written.wrapping_sub(e.start) as usize <= self.buf.len()
+            })
+            .count()
     }
 
     /// Pieces kept.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.index.len()
+        self.kept()
     }
 
     /// The newest `n` pieces kept (all of them if fewer), oldest first.
     pub(crate) fn last(&self, n: usize) -> impl Iterator<Item = Piece<'_>> + '_ {
-        let skip = self.index.len().saturating_sub(n);
-        self.index.iter().skip(skip).map(|e| {
-            let at = (e.start as usize) & (self.bytes - 1);
-            let len = e.len as usize;
-            let first = len.min(self.bytes - at);
+        let take = self.kept().min(n) as u64;
+        (self.count - take..self.count).map(|k| {
+            let e = self.entry(k);
+            let (head, tail) = self.slices(e.start, usize::from(e.len));
             Piece {
-                head: &self.buf[at..at + first],
-                tail: &self.buf[..len - first],
-                kind: e.kind,
+                head,
+                tail,
+                kind: Kind::from_bits(e.kind),
             }
         })
+    }
+}
+
+/// Copies `bytes` into the ring buffer `buf` at offset `at` (wrapping round).
+#[inline]
+fn write_at(buf: &mut [u8], at: u64, bytes: &[u8]) {
+    let pos = (at as usize) & (buf.len() - 1);
+    let first = bytes.len().min(buf.len() - pos);
+    buf[pos..pos + first].copy_from_slice(&bytes[..first]);
+    if first < bytes.len() {
+        buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
     }
 }
 
@@ -178,7 +271,11 @@ mod tests {
     #[test]
     fn keeps_what_the_rule_says_for_random_pieces() {
         let mut rng = fastrand::Rng::with_seed(15);
-        for bounds in [(5, 64, 20), (3, 16, 16), (50, 256, 40), (1, 8, 8)] {
+        let growing = [(50, 16 * 1024, 1000), (3, 8192, 4000), (200, 8192, 60)];
+        for bounds in [(5, 64, 20), (3, 16, 16), (50, 256, 40), (1, 8, 8)]
+            .into_iter()
+            .chain(growing)
+        {
             let mut ring = Ring::new(bounds.0, bounds.1, bounds.2);
             let mut pushed = Vec::new();
             for i in 0..2000 {
@@ -234,15 +331,33 @@ mod tests {
     }
 
     #[test]
-    fn a_push_allocates_only_the_first_time() {
-        let mut ring = Ring::new(4, 64, 16);
-        ring.push(b"first", Kind::default());
-        let buf = ring.buf.as_ptr();
-        let cap = ring.index.capacity();
-        for i in 0..1000 {
-            ring.push(&[b'x'; 16][..i % 17], Kind::default());
+    fn the_buffer_grows_only_as_the_newest_lines_need() {
+        // Short lines keep a small buffer: 1,000 lines of 10 bytes need 16 KiB, not 256.
+        let mut ring = Ring::new(1000, 256 * 1024, 16 * 1024);
+        for i in 0..100_000u32 {
+            ring.push(
+                format!("line {:04}", i % 10_000).as_bytes(),
+                Kind::default(),
+            );
         }
-        assert_eq!(ring.buf.as_ptr(), buf);
-        assert_eq!(ring.index.capacity(), cap);
+        assert_eq!(ring.buf.len(), 16 * 1024);
+        assert_eq!(ring.len(), 1000);
+        // Then no allocation in the steady state.
+        let buf = ring.buf.as_ptr();
+        let index = ring.index.as_ptr();
+        for _ in 0..10_000 {
+            ring.push(b"0123456789", Kind::default());
+        }
+        assert_eq!((ring.buf.as_ptr(), ring.index.as_ptr()), (buf, index));
+        // Longer lines grow it, keeping what it held, up to the bound.
+        ring.push(&[b'x'; 8000], Kind::default());
+        assert_eq!(ring.buf.len(), 32 * 1024);
+        assert_eq!(ring.len(), 1000);
+        assert_eq!(got(&ring, 2)[0].0, b"0123456789");
+        for _ in 0..1000 {
+            ring.push(&[b'y'; 10_000], Kind::default());
+        }
+        assert_eq!(ring.buf.len(), 256 * 1024);
+        assert_eq!(ring.len(), 26, "256 KiB / 10,000 bytes");
     }
 }

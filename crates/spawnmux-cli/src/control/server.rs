@@ -112,6 +112,7 @@ impl Server {
 
     /// One piece of helper `helper`'s output (the log's hot path): kept for `logs`, and
     /// queued for the clients that follow the helper.
+    #[inline]
     pub(crate) fn output(&mut self, helper: usize, out: &Output<'_>) {
         let Some(ring) = self.rings.get_mut(helper) else {
             return;
