@@ -18,10 +18,17 @@ const RUNTIME_VAR: &str = if cfg!(windows) {
     "XDG_RUNTIME_DIR"
 };
 
-/// A test's directory (the config's) and its runtime directory.
+/// A test's directory (the config's) and its runtime directory, removed at the end.
 struct Env {
+    base: PathBuf,
     dir: PathBuf,
     runtime: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
 }
 
 impl Env {
@@ -35,7 +42,7 @@ impl Env {
         std::fs::create_dir_all(&runtime).expect("runtime dir");
         let tc = testchild().replace('\\', "\\\\");
         std::fs::write(dir.join("spawnmux.toml"), toml.replace("TC", &tc)).expect("write");
-        Env { dir, runtime }
+        Env { base, dir, runtime }
     }
 
     fn command(&self, args: &[&str]) -> Command {

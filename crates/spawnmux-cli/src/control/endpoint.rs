@@ -176,12 +176,13 @@ mod tests {
             file(target(None, None, &[]), &procfile),
             Some(procfile.join("Procfile"))
         );
+        let empty = dir(&[]);
         assert_eq!(
-            file(target(None, None, &[]), &dir(&[])),
+            file(target(None, None, &[]), &empty),
             None,
             "watch mode alone"
         );
-        for d in [both, procfile] {
+        for d in [both, procfile, empty] {
             let _ = std::fs::remove_dir_all(d);
         }
     }
