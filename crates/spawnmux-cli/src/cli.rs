@@ -24,6 +24,9 @@ pub(crate) enum Cmd {
     /// Run helpers from spawnmux.toml (or -c FILE), a Procfile (-f, or when no spawnmux.toml
     /// exists), or the commands given after `--`; merge their output into one log.
     Run(Box<RunArgs>),
+    /// Talk to a running `spawnmux run` from another terminal: status, start, stop, restart a
+    /// helper, its last lines (and follow them).
+    Ctl(crate::control::CtlArgs),
     /// The seed article's parent: start children that write to stdout and stderr at random
     /// times, and print their lines as `[child PID][info]` / `[child PID][warning]` as they
     /// arrive, until Ctrl-C (or --duration).
@@ -126,6 +129,10 @@ pub(crate) struct RunArgs {
     /// Stop every helper as soon as one exits with a failure.
     #[arg(long)]
     pub(crate) kill_others_on_fail: bool,
+    /// Serve `spawnmux ctl` on this socket instead of the one named after the config (give
+    /// `spawnmux ctl` the same --control).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) control: Option<PathBuf>,
     /// Names of the commands after `--`, one per command, in order (default: from each
     /// command: `npm run dev` → dev, `npx vite` → vite, `./bin/api.sh` → api.sh).
     #[arg(short = 'n', long, value_delimiter = ',', value_name = "NAME,...")]

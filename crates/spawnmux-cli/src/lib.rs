@@ -3,6 +3,7 @@
 //! the loaders (`__fuzz`). Not a public API.
 
 mod cli;
+mod control;
 mod demo;
 mod duration;
 mod load;
@@ -36,6 +37,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        cli::Cmd::Ctl(args) => return control::ctl(&args),
         cli::Cmd::Demo(args) => demo::run(&args),
         cli::Cmd::DemoChild(args) => demo::child(&args),
     };

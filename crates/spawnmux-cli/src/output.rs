@@ -417,7 +417,7 @@ pub(crate) fn json_text(bytes: &[u8]) -> (String, bool) {
 }
 
 /// [`json_text`] without a copy when `bytes` are UTF-8.
-fn json_line(bytes: &[u8]) -> (Cow<'_, str>, bool) {
+pub(crate) fn json_line(bytes: &[u8]) -> (Cow<'_, str>, bool) {
     if let Ok(s) = std::str::from_utf8(bytes) {
         return (Cow::Borrowed(s), false);
     }

@@ -163,10 +163,13 @@ pub(crate) enum Record {
         exact: bool,
     },
     /// `spawnmux ctl` asked to `request` (start, stop, restart) the helper.
-    #[allow(dead_code)] // TODO(ctl): made by `Supervisor::request`, wired with the socket.
     Requested {
         helper: String,
         request: &'static str,
+    },
+    /// The run has no control socket (`spawnmux ctl` cannot reach it), and why.
+    ControlOff {
+        why: String,
     },
     /// The final sweep stops `count` processes that escaped the helpers' groups.
     Sweep {
@@ -222,6 +225,7 @@ impl Record {
             | StopBuildForChange { helper }
             | Requested { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
+            ControlOff { .. } => RUN,
             StopProgress { .. } => RUN,
             Watch { .. } | ChangeIgnored { .. } | Change { .. } | RebuildLoop { .. } => RUN,
             BuildFailed => RUN,
@@ -249,6 +253,7 @@ impl Record {
             KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => "stop",
             StopProgress { .. } => "stop",
             Requested { .. } => "control",
+            ControlOff { .. } => "control_error",
             StopBuildForChange { .. } => "stop",
             Watch { warn: true, .. } => "watch_error",
             Watch { .. } => "watch",
@@ -267,6 +272,7 @@ impl Record {
             CheckTimeout { .. } | NotAlive { .. } => true,
             Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
+            ControlOff { .. } => true,
             Exit { warn, .. } | Watch { warn, .. } => *warn,
             KillOthers { code, on_fail, .. } => *on_fail || *code != 0,
             _ => false,
@@ -504,6 +510,7 @@ impl Record {
                 exact,
             } => stop_progress(waiting, later, *exact),
             Requested { helper, request } => format!("{request} {helper}: asked by spawnmux ctl"),
+            ControlOff { why } => why.clone(),
             Sweep { count } => format!(
                 "{} left by the helpers still running: stopping {}",
                 plural(*count, "process"),

@@ -29,6 +29,21 @@
 //!   library's group guard; the final sweep stops them.
 //! - `signal_pids(pids, signal)`.
 //!
+//! The control endpoint (`spawnmux ctl`; the reasoning is in ARCHITECTURE.md)
+//! - `CtlListener`, `CtlStream`: the listening socket (a `Mux` source) and a connection
+//!   (Unix: a Unix domain socket; Windows: loopback TCP).
+//! - `ctl_dir() -> PathBuf`: the per-user directory of endpoints; `ctl_dir_ready(dir,
+//!   create)`: made if missing and `create`, and checked (Unix: not a link, this user's, no
+//!   one else may write: else `PermissionDenied`, saying why); `CTL_SUFFIX`.
+//! - `ctl_bind(path) -> CtlEndpoint { listener, token, stamp }`: listening at `path` (Unix:
+//!   the socket, mode 0600; Windows: the endpoint file with port and token, owner-only
+//!   DACL); `AlreadyExists` if something is at `path`. `token`: what a client must present
+//!   first (Windows only).
+//! - `ctl_connect(path) -> (CtlStream, token)`, `ctl_accept(listener)` (non-blocking).
+//! - `ctl_is_stale(err)`: a failed connect that means no runner is there any more;
+//!   `ctl_remove_stale(path)` (Unix: sockets only); `ctl_remove(path, stamp)`: removes the
+//!   endpoint only if it is still the one this process made.
+//!
 //! The demo
 //! - `set_transport(cmd, transport)`: Windows' socket or pipe transport; nothing elsewhere.
 //!

@@ -183,3 +183,134 @@ pub(crate) fn killpg(pgid: u32, signal: i32) {
 pub(crate) fn connect_pending(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::EINPROGRESS) || error.kind() == io::ErrorKind::WouldBlock
 }
+
+// The control socket (`spawnmux ctl`): a Unix domain socket, mode 0600, in a directory only
+// its user may enter.
+
+pub(crate) type CtlListener = std::os::unix::net::UnixListener;
+pub(crate) type CtlStream = UnixStream;
+
+/// The control socket's file name ends with this.
+pub(crate) const CTL_SUFFIX: &str = ".sock";
+
+/// What identifies the socket file this process made (its device and inode), so that only
+/// that one is removed at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CtlStamp(u64, u64);
+
+/// A control socket, bound and listening (non-blocking).
+pub(crate) struct CtlEndpoint {
+    pub(crate) listener: CtlListener,
+    /// The token a client must present first (none here: the socket's mode decides who can
+    /// connect).
+    pub(crate) token: Option<String>,
+    pub(crate) stamp: CtlStamp,
+}
+
+/// The directory of control sockets: `$XDG_RUNTIME_DIR/spawnmux`, else
+/// `<temp dir>/spawnmux-<uid>`.
+pub(crate) fn ctl_dir() -> std::path::PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from) {
+        Some(d) if d.is_absolute() => d.join("spawnmux"),
+        _ => {
+            let uid = rustix::process::geteuid().as_raw();
+            std::env::temp_dir().join(format!("spawnmux-{uid}"))
+        }
+    }
+}
+
+/// Makes `dir` (mode 0700) if missing and `create`; an existing one must be a directory (not
+/// a link) of this user that no one else may write to (`PermissionDenied` says why not).
+pub(crate) fn ctl_dir_ready(dir: &std::path::Path, create: bool) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let shown = dir.display();
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            // The umask may have taken bits away: 0700 it is.
+            Ok(()) => return std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("creating {shown}: {e}"))),
+        }
+    }
+    let m = std::fs::symlink_metadata(dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("{shown}: {e}")))?;
+    let uid = rustix::process::geteuid().as_raw();
+    let why = if !m.is_dir() {
+        "not a directory".to_string()
+    } else if m.uid() != uid {
+        format!("it belongs to uid {}, not to you (uid {uid})", m.uid())
+    } else if m.mode() & 0o022 != 0 {
+        format!("others may write to it (mode {:o})", m.mode() & 0o7777)
+    } else {
+        return Ok(());
+    };
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("refusing the control directory {shown}: {why}"),
+    ))
+}
+
+/// Binds the control socket at `path` (mode 0600). `AlreadyExists` if something is there.
+pub(crate) fn ctl_bind(path: &std::path::Path) -> io::Result<CtlEndpoint> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let listener = CtlListener::bind(path).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => io::Error::new(io::ErrorKind::AlreadyExists, e),
+        _ => e,
+    })?;
+    let made = (|| {
+        listener.set_nonblocking(true)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::symlink_metadata(path)
+    })();
+    match made {
+        Ok(m) => Ok(CtlEndpoint {
+            listener,
+            token: None,
+            stamp: CtlStamp(m.dev(), m.ino()),
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
+/// Connects to the control socket at `path` (blocking); no token is needed.
+pub(crate) fn ctl_connect(path: &std::path::Path) -> io::Result<(CtlStream, Option<String>)> {
+    Ok((UnixStream::connect(path)?, None))
+}
+
+/// A connection waiting on the listener, non-blocking.
+pub(crate) fn ctl_accept(listener: &CtlListener) -> io::Result<CtlStream> {
+    let (stream, _) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
+
+/// Whether a connection that failed this way means "no runner is there any more"
+/// (connection refused: a socket file without a listener).
+pub(crate) fn ctl_is_stale(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ConnectionRefused
+}
+
+/// Removes a stale control socket; anything but a socket is left alone (an error).
+pub(crate) fn ctl_remove_stale(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} is not a socket: leaving it alone", path.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the control socket at `path` if it is still the one `stamp` names.
+pub(crate) fn ctl_remove(path: &std::path::Path, stamp: &CtlStamp) {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| CtlStamp(m.dev(), m.ino()) == *stamp) {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -104,3 +104,325 @@ pub(crate) fn signal_pids(_pids: &[u32], _signal: i32) {}
 pub(crate) fn connect_pending(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
 }
+
+// The control endpoint (`spawnmux ctl`). Windows has AF_UNIX sockets (since Windows 10 1803),
+// but Wine 8, where this is tested, has none (`socket(AF_UNIX, …)` fails with
+// WSAEAFNOSUPPORT), and the `Mux` polls sockets only (named pipes would need a thread). So: a
+// loopback TCP listener (port chosen by the system, `SO_EXCLUSIVEADDRUSE`: no other socket can
+// take the port over) and a random 128-bit token, both written to an endpoint file created
+// with a DACL that grants access to its owner only. A client reads the file and presents the
+// token in its first request; other users can connect to the port but not read the token.
+// (The DACL names the user's SID: Wine maps a DACL to Unix permissions and knows no
+// `OWNER RIGHTS`; with it the file came out mode 000 and unreadable once its creator died.)
+// ARCHITECTURE.md and docs/control.md have the reasoning.
+
+pub(crate) type CtlListener = std::net::TcpListener;
+pub(crate) type CtlStream = std::net::TcpStream;
+
+/// The endpoint file's name ends with this.
+pub(crate) const CTL_SUFFIX: &str = ".ctl";
+
+/// What identifies the endpoint file this process wrote (its token), so that only that one
+/// is removed at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CtlStamp(String);
+
+/// A control endpoint, listening (non-blocking), and its file written.
+pub(crate) struct CtlEndpoint {
+    pub(crate) listener: CtlListener,
+    /// The token every connection must present in its first request.
+    pub(crate) token: Option<String>,
+    pub(crate) stamp: CtlStamp,
+}
+
+/// What the endpoint file holds: one JSON object.
+#[derive(serde::Deserialize)]
+struct EndpointFile {
+    port: u16,
+    token: String,
+}
+
+/// The directory of endpoint files: `%LOCALAPPDATA%\\spawnmux` (in the user's profile, which
+/// only the user, SYSTEM and administrators may open), else `<temp dir>\\spawnmux`.
+pub(crate) fn ctl_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("LOCALAPPDATA")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("spawnmux")
+}
+
+/// Makes `dir` if missing and `create`; else it must exist. (Who may open it is the
+/// profile's ACL; each endpoint file has its own owner-only DACL.)
+pub(crate) fn ctl_dir_ready(dir: &std::path::Path, create: bool) -> io::Result<()> {
+    let shown = dir.display();
+    if create {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("creating {shown}: {e}")))
+    } else if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{shown}: no such directory"),
+        ))
+    }
+}
+
+/// Listens on 127.0.0.1 and writes the endpoint file at `path`. `AlreadyExists` if the file
+/// is there.
+pub(crate) fn ctl_bind(path: &std::path::Path) -> io::Result<CtlEndpoint> {
+    let listener = exclusive_listener()?;
+    let port = listener.local_addr()?.port();
+    let token = random_token()?;
+    let text = serde_json::json!({"port": port, "token": token, "pid": std::process::id()});
+    write_private_new(path, format!("{text}\n").as_bytes())?;
+    listener.set_nonblocking(true)?;
+    Ok(CtlEndpoint {
+        listener,
+        token: Some(token.clone()),
+        stamp: CtlStamp(token),
+    })
+}
+
+/// Reads the endpoint file at `path` and connects (blocking); returns the token to present.
+pub(crate) fn ctl_connect(path: &std::path::Path) -> io::Result<(CtlStream, Option<String>)> {
+    let f = read_endpoint(path)?;
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, f.port));
+    // Windows retries a refused loopback connection for a while: no answer counts as refused.
+    let stream = CtlStream::connect_timeout(&addr, std::time::Duration::from_secs(3)).map_err(
+        |e| match e.kind() {
+            io::ErrorKind::TimedOut => io::Error::new(io::ErrorKind::ConnectionRefused, e),
+            _ => e,
+        },
+    )?;
+    Ok((stream, Some(f.token)))
+}
+
+fn read_endpoint(path: &std::path::Path) -> io::Result<EndpointFile> {
+    let text = std::fs::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })
+}
+
+/// A connection waiting on the listener, non-blocking.
+pub(crate) fn ctl_accept(listener: &CtlListener) -> io::Result<CtlStream> {
+    let (stream, _) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
+
+/// Whether a connection that failed this way means "no runner is there any more": nothing
+/// listens on the port, or the file is not an endpoint file (a crash while writing it).
+pub(crate) fn ctl_is_stale(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::InvalidData
+    )
+}
+
+/// Removes a stale endpoint file.
+pub(crate) fn ctl_remove_stale(path: &std::path::Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the endpoint file at `path` if it still holds the token `stamp` names.
+pub(crate) fn ctl_remove(path: &std::path::Path, stamp: &CtlStamp) {
+    if read_endpoint(path).is_ok_and(|f| f.token == stamp.0) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn wsa_error(what: &str) -> io::Error {
+    // SAFETY: no preconditions.
+    let code = unsafe { windows_sys::Win32::Networking::WinSock::WSAGetLastError() };
+    let e = io::Error::from_raw_os_error(code);
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// A listener on 127.0.0.1 (a port the system picks) that no other socket may share.
+fn exclusive_listener() -> io::Result<CtlListener> {
+    use std::os::windows::io::{FromRawSocket, OwnedSocket, RawSocket};
+    use windows_sys::Win32::Networking::WinSock as ws;
+    // SAFETY: WSADATA is plain data (all-zero is valid) that WSAStartup fills; the call is
+    // reference-counted, so a second one (std makes its own) is harmless.
+    if unsafe { ws::WSAStartup(0x0202, &mut std::mem::zeroed()) } != 0 {
+        return Err(wsa_error("WSAStartup"));
+    }
+    let flags = ws::WSA_FLAG_OVERLAPPED | ws::WSA_FLAG_NO_HANDLE_INHERIT;
+    // SAFETY: creates a socket; no pointers are passed.
+    let raw = unsafe {
+        ws::WSASocketW(
+            ws::AF_INET as i32,
+            ws::SOCK_STREAM,
+            ws::IPPROTO_TCP,
+            std::ptr::null(),
+            0,
+            flags,
+        )
+    };
+    if raw == ws::INVALID_SOCKET {
+        return Err(wsa_error("creating the control socket"));
+    }
+    // SAFETY: `raw` is a valid socket that nothing else owns.
+    let sock = unsafe { OwnedSocket::from_raw_socket(raw as RawSocket) };
+    let one: i32 = 1;
+    // SAFETY: `one` is a valid i32 option value of the length given.
+    let rc = unsafe {
+        ws::setsockopt(
+            raw,
+            ws::SOL_SOCKET,
+            ws::SO_EXCLUSIVEADDRUSE,
+            (&one as *const i32).cast(),
+            4,
+        )
+    };
+    if rc == ws::SOCKET_ERROR {
+        return Err(wsa_error("SO_EXCLUSIVEADDRUSE"));
+    }
+    // SAFETY: all-zero is a valid SOCKADDR_IN; family and address are set below (port 0).
+    let mut addr: ws::SOCKADDR_IN = unsafe { std::mem::zeroed() };
+    addr.sin_family = ws::AF_INET;
+    addr.sin_addr.S_un.S_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let len = std::mem::size_of::<ws::SOCKADDR_IN>() as i32;
+    // SAFETY: `addr` is a valid SOCKADDR_IN of `len` bytes.
+    if unsafe { ws::bind(raw, (&addr as *const ws::SOCKADDR_IN).cast(), len) } == ws::SOCKET_ERROR {
+        return Err(wsa_error("binding the control socket to 127.0.0.1"));
+    }
+    // SAFETY: a bound socket.
+    if unsafe { ws::listen(raw, 64) } == ws::SOCKET_ERROR {
+        return Err(wsa_error("listen"));
+    }
+    Ok(CtlListener::from(sock))
+}
+
+/// 128 random bits from the system's generator, as 32 hex digits.
+fn random_token() -> io::Result<String> {
+    use windows_sys::Win32::Security::Cryptography::{
+        BCryptGenRandom, BCRYPT_USE_SYSTEM_PREFERRED_RNG,
+    };
+    let mut bytes = [0u8; 16];
+    // SAFETY: `bytes` is writable for its length; no algorithm handle with this flag.
+    let status = unsafe {
+        BCryptGenRandom(
+            std::ptr::null_mut(),
+            bytes.as_mut_ptr(),
+            bytes.len() as u32,
+            BCRYPT_USE_SYSTEM_PREFERRED_RNG,
+        )
+    };
+    if status != 0 {
+        return Err(io::Error::other(format!(
+            "BCryptGenRandom failed: {status:#x}"
+        )));
+    }
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// This process's user, as a SID string (`S-1-5-21-…`).
+fn user_sid() -> io::Result<String> {
+    use windows_sys::Win32::Foundation::{CloseHandle, LocalFree};
+    use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
+    use windows_sys::Win32::Security::{GetTokenInformation, TokenUser, TOKEN_QUERY, TOKEN_USER};
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let mut token = std::ptr::null_mut();
+    // SAFETY: the current process's pseudo-handle; `token` receives a handle, closed below.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Room for a TOKEN_USER and its SID (at most 76 bytes), aligned for it.
+    let mut buf = [0u64; 32];
+    let mut len = 0u32;
+    // SAFETY: `buf` is writable for the size given; `token` is a valid token handle.
+    let ok = unsafe {
+        GetTokenInformation(
+            token,
+            TokenUser,
+            buf.as_mut_ptr().cast(),
+            std::mem::size_of_val(&buf) as u32,
+            &mut len,
+        )
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: a handle this function opened.
+    unsafe { CloseHandle(token) };
+    if ok == 0 {
+        return Err(err);
+    }
+    // SAFETY: GetTokenInformation wrote a TOKEN_USER at the start of `buf`, which is aligned
+    // for it; its SID pointer points into `buf`, alive until the end of this function.
+    let sid = unsafe { (*buf.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+    let mut text = std::ptr::null_mut();
+    // SAFETY: `sid` is valid (above); `text` receives a LocalAlloc'ed string, freed below.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `text` is the NUL-terminated UTF-16 string the call returned.
+    let len = (0..).take_while(|&i| unsafe { *text.add(i) } != 0).count();
+    // SAFETY: `len` UTF-16 units before the NUL, as counted above.
+    let sid = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) });
+    // SAFETY: allocated by ConvertSidToStringSidW, not used again.
+    unsafe { LocalFree(text.cast()) };
+    Ok(sid)
+}
+
+/// Creates `path` (never replacing a file: `AlreadyExists`) with a protected DACL that gives
+/// this user full access and no one else any, and writes `bytes` to it.
+fn write_private_new(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::FromRawHandle;
+    use windows_sys::Win32::Foundation::{LocalFree, GENERIC_WRITE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::Security::Authorization::ConvertStringSecurityDescriptorToSecurityDescriptorW as from_sddl;
+    use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+    use windows_sys::Win32::Storage::FileSystem::{
+        CreateFileW, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, FILE_SHARE_READ,
+    };
+    // P: nothing inherited from the directory; FA: all access, for this user only.
+    let sddl = format!("D:P(A;;FA;;;{})", user_sid()?);
+    let sddl: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+    let mut sd = std::ptr::null_mut();
+    // SAFETY: `sddl` is NUL-terminated; `sd` receives a LocalAlloc'ed descriptor, freed below.
+    if unsafe { from_sddl(sddl.as_ptr(), 1, &mut sd, std::ptr::null_mut()) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sa = SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: sd,
+        bInheritHandle: 0,
+    };
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+    // SAFETY: `wide` is NUL-terminated and `sa` valid for the call.
+    let handle = unsafe {
+        CreateFileW(
+            wide.as_ptr(),
+            GENERIC_WRITE,
+            FILE_SHARE_READ,
+            &sa,
+            CREATE_NEW,
+            FILE_ATTRIBUTE_NORMAL,
+            std::ptr::null_mut(),
+        )
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: `sd` came from the conversion above and is not used again.
+    unsafe { LocalFree(sd) };
+    if handle == INVALID_HANDLE_VALUE {
+        return Err(err);
+    }
+    // SAFETY: a valid file handle that nothing else owns.
+    let mut file = unsafe { std::fs::File::from_raw_handle(handle) };
+    let written = file.write_all(bytes);
+    drop(file);
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}

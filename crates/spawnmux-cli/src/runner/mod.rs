@@ -10,6 +10,7 @@
 mod checks;
 mod command;
 mod leftovers;
+mod watch;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -19,10 +20,11 @@ use std::time::{Duration, Instant};
 use spawnmux::{ChildId, Event, Events, Mux};
 
 use crate::cli::RunArgs;
+use crate::control;
 use crate::os::{self, Wake};
 use crate::output::Log;
 use crate::record::Record;
-use crate::spec::{RunSpec, WatchSpec};
+use crate::spec::RunSpec;
 use crate::supervisor::{Action, Options, Probe, Supervisor};
 use crate::watch::Watch;
 
@@ -51,6 +53,8 @@ struct Runner {
     log_since: Option<Instant>,
     signals: Option<os::Signals>,
     watch: Option<Watch>,
+    /// The control socket (`spawnmux ctl`), if the run has one.
+    control: Option<control::Server>,
     /// A `SIGCHLD` arrived: reap orphans at the end of this iteration.
     reap_pending: bool,
     /// A reaping pass blocked by one of the `Mux`'s own exited children is tried again then.
@@ -88,15 +92,18 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let sup = Supervisor::new(&spec, options, Instant::now());
     let names = sup.names();
     let color = crate::output::use_color(args.color);
-    let log = Log::new(
+    let mut log = Log::new(
         args.format,
         color,
         !args.no_timestamps,
         args.keep_ansi,
         &names,
     );
+    let mut mux = Mux::new()?;
+    // Before anything starts: a run of this config may already be going on.
+    let control = serve_control(args, &names, &mut mux, &mut log)?;
     let mut runner = Runner {
-        mux: Mux::new()?,
+        mux,
         log,
         sup,
         current: vec![None; names.len()],
@@ -106,6 +113,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         log_since: None,
         signals: None,
         watch: None,
+        control,
         reap_pending: false,
         reap_retry: None,
         checks: checks::Checks::default(),
@@ -121,6 +129,10 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
     runner.sup.start_ready(Instant::now());
     runner.apply()?;
     let code = runner.run_loop();
+    if let Some(server) = runner.control.take() {
+        // No more answers: clients see the end now, not after the final sweep.
+        server.close(&mut runner.mux);
+    }
     // Whatever the outcome: no descendant outlives the run.
     let swept = runner.sweep();
     let code = code?;
@@ -131,6 +143,22 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("spawnmux: cannot write the log ({e}): stopped every helper");
     }
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The control socket (`spawnmux ctl`), or none and a warning in the log saying why.
+fn serve_control(
+    args: &RunArgs,
+    names: &[String],
+    mux: &mut Mux,
+    log: &mut Log,
+) -> anyhow::Result<Option<control::Server>> {
+    match control::start(args, names, mux)? {
+        Ok(server) => Ok(Some(server)),
+        Err(why) => {
+            log.record(&Record::ControlOff { why })?;
+            Ok(None)
+        }
+    }
 }
 
 impl Runner {
@@ -165,11 +193,17 @@ impl Runner {
                         None => {}
                     },
                     Event::Ready(r) if self.checks.owns(r.source) => self.on_check_ready(r)?,
-                    Event::Ready(r) => {
-                        if let Some(s) = &self.signals {
-                            signals.extend(s.drain(&mut self.mux, r.source));
+                    Event::Ready(r) => match &mut self.control {
+                        Some(c) if c.owns(r.source) => {
+                            c.ready(r, &mut self.mux, &mut self.sup, Instant::now());
+                            self.apply()?;
                         }
-                    }
+                        _ => {
+                            if let Some(s) = &self.signals {
+                                signals.extend(s.drain(&mut self.mux, r.source));
+                            }
+                        }
+                    },
                     other => self.on_event(other)?,
                 }
             }
@@ -180,6 +214,9 @@ impl Runner {
                     self.sup.signal(sig, os::signal_name(sig), Instant::now());
                     self.apply()?;
                 }
+            }
+            if let Some(c) = &mut self.control {
+                c.flush(&mut self.mux);
             }
             self.reap();
             let now = Instant::now();
@@ -299,6 +336,9 @@ impl Runner {
             Event::Output(out) => {
                 let helper = self.ids.get(&out.child).copied();
                 self.log.output(helper, &out)?;
+                if let (Some(c), Some(i)) = (&mut self.control, helper) {
+                    c.output(i, &out);
+                }
                 if let Some(i) = helper.filter(|&i| self.current[i] == Some(out.child)) {
                     if self.sup.wants_output(i) {
                         self.sup.output(i, out.bytes, Instant::now());
@@ -334,62 +374,6 @@ impl Runner {
             1
         };
         self.sup.log_broken(code, Instant::now());
-        self.apply()
-    }
-}
-
-/// Watch mode.
-impl Runner {
-    fn start_watch(&mut self, spec: &WatchSpec) -> io::Result<()> {
-        let waker = self.mux.waker(Wake::Watch.token());
-        let (watch, warnings) = Watch::start(spec, waker)?;
-        for message in warnings {
-            self.log.record(&Record::Watch {
-                message,
-                warn: true,
-            })?;
-        }
-        let message = format!(
-            "watching {} (debounce {}): on change, {}",
-            watch.describe(),
-            humantime::format_duration(spec.debounce),
-            self.sup.watch_plan().join(", then ")
-        );
-        self.log.record(&Record::Watch {
-            message,
-            warn: false,
-        })?;
-        self.watch = Some(watch);
-        Ok(())
-    }
-
-    /// The watcher thread collected something: problems and changes to what is watched are
-    /// logged here; the changed paths go to the supervisor.
-    fn on_watch_wake(&mut self) -> io::Result<()> {
-        let Some(w) = &mut self.watch else {
-            return Ok(());
-        };
-        let batch = w.take();
-        let mut records = Vec::new();
-        let problem = |message| Record::Watch {
-            message,
-            warn: true,
-        };
-        records.extend(batch.errors.iter().map(|e| problem(format!("watch: {e}"))));
-        if batch.ignore_files_changed {
-            records.extend(w.reload_filter().into_iter().map(problem));
-        }
-        if batch.roots_changed {
-            records.extend(w.rewatch().into_iter().map(|message| Record::Watch {
-                message,
-                warn: false,
-            }));
-        }
-        let paths = batch.paths.iter().map(|p| w.show(p)).collect();
-        for r in &records {
-            self.log.record(r)?;
-        }
-        self.sup.changes(paths, Instant::now());
         self.apply()
     }
 }

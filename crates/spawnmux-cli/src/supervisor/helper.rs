@@ -73,7 +73,6 @@ pub(crate) enum After {
     /// It is started again (a change in watch mode, `spawnmux ctl restart`).
     Restart,
     /// It stays stopped (`spawnmux ctl stop`): done, neither restarted nor a failure.
-    #[allow(dead_code)] // TODO(ctl): made by `Supervisor::request`, wired with the socket.
     Hold,
     /// It waits for its dependencies again, then starts (`restart_with`: one restarted).
     Rewait,

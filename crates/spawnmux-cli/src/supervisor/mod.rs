@@ -14,9 +14,6 @@
 
 mod changes;
 mod checks;
-// Wired to the control socket (`spawnmux ctl`) by the runner; until then only tests use it.
-// TODO(ctl): remove these allows once the runner serves the control socket.
-#[allow(dead_code)]
 mod control;
 mod helper;
 mod ready;
@@ -34,7 +31,6 @@ use crate::record::{Ended, Record};
 use crate::spec::{Program, RunSpec};
 use changes::Changes;
 pub(crate) use checks::{CheckAttempt, CheckKind};
-#[allow(unused_imports)]
 pub(crate) use control::{Request, Status};
 use helper::Helper;
 pub(crate) use helper::{After, Role, State, Then};
