@@ -2,16 +2,25 @@
 
 use std::path::PathBuf;
 
+use crate::child::ChildKind;
 use crate::workloads::Workload;
 
 pub const USAGE: &str = "\
-usage: spawnmux-bench [--quick] [--runs N] [--only W1,W3,...] [--out DIR] [--testchild PATH]
+usage: spawnmux-bench [--quick] [--runs N] [--only W1,W3,...] [--kinds LIST] [--discrepancy]
+                      [--out DIR] [--testchild PATH]
        spawnmux-bench runner --help   (`spawnmux run` vs concurrently and honcho)
+       spawnmux-bench cost --help     (cost model: RSS per child, pipe memory per stream)
 
   --quick           small sizes, for a smoke run (16 MiB, 8 children x 10k lines, 100 spawns,
                     200/500 children, 1 s idle, 1000 round trips)
   --runs N          runs per peer and workload, interleaved; the median is reported (default 3)
   --only LIST       only these workloads (W1..W6, comma-separated)
+  --kinds LIST      the child kinds of W1 and W2 (default bufwriter,line): bufwriter (64-byte
+                    lines through a 64 KiB BufWriter), line (one write per line), blocks
+                    (64,000-byte writes, the former W1 child)
+  --discrepancy     W1 and W2 with all three child kinds, and W1 also with tokio reading through
+                    an 8 KiB BufReader on a current-thread and on a 2-worker runtime (why two
+                    harnesses disagreed; BENCHMARKS.md notes)
   --out DIR         where BENCHMARKS.md and docs/benchmarks.svg are written (default: the
                     workspace root for a full run of every workload, else target/bench)
   --testchild PATH  the spawnmux-testchild binary (default: $SPAWNMUX_TESTCHILD, else next to
@@ -25,6 +34,9 @@ pub struct Options {
     pub quick: bool,
     pub runs: usize,
     pub only: Option<Vec<Workload>>,
+    pub kinds: Vec<ChildKind>,
+    /// `--discrepancy`: extra peers (tokio with an 8 KiB `BufReader` in W1).
+    pub extra: bool,
     pub out: Option<PathBuf>,
     pub testchild: Option<PathBuf>,
 }
@@ -39,6 +51,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         quick: false,
         runs: 3,
         only: None,
+        kinds: vec![ChildKind::BufWriter, ChildKind::Line],
+        extra: false,
         out: None,
         testchild: None,
     };
@@ -76,6 +90,24 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 }
                 opts.only = Some(list);
             }
+            "--kinds" => {
+                let v = value()?;
+                let list = v
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| {
+                        ChildKind::parse(s.trim()).ok_or_else(|| format!("--kinds: unknown `{s}`"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if list.is_empty() {
+                    return Err("--kinds: no child kind given".into());
+                }
+                opts.kinds = list;
+            }
+            "--discrepancy" => {
+                opts.extra = true;
+                opts.kinds = ChildKind::ALL.to_vec();
+            }
             "--out" => opts.out = Some(PathBuf::from(value()?)),
             "--testchild" => opts.testchild = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Ok(Parsed::Help),
@@ -107,6 +139,15 @@ mod tests {
         let bad: Vec<String> = vec!["--runs".into(), "0".into()];
         assert!(parse(&bad).is_err());
         let bad: Vec<String> = vec!["--only".into(), "W9".into()];
+        assert!(parse(&bad).is_err());
+        assert_eq!(o.kinds, vec![ChildKind::BufWriter, ChildKind::Line]);
+        let o = run(&["--kinds", "line"]);
+        assert_eq!(o.kinds, vec![ChildKind::Line]);
+        assert!(!o.extra);
+        let o = run(&["--discrepancy"]);
+        assert_eq!(o.kinds, ChildKind::ALL.to_vec());
+        assert!(o.extra);
+        let bad: Vec<String> = vec!["--kinds".into(), "fast".into()];
         assert!(parse(&bad).is_err());
     }
 }

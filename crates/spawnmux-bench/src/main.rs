@@ -22,6 +22,8 @@
 //! `SPAWNMUX_TESTCHILD`; default: next to this binary).
 
 #[cfg(unix)]
+mod child;
+#[cfg(unix)]
 mod cli;
 #[cfg(unix)]
 mod common;
@@ -45,6 +47,9 @@ use std::process::ExitCode;
 #[cfg(unix)]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        return child::main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("--worker") {
         return worker::main(&args[1..]);
     }

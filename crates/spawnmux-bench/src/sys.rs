@@ -29,6 +29,14 @@ pub fn status() -> Status {
     }
 }
 
+/// The 1-minute load average (`/proc/loadavg`; NaN where there is none).
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 /// Open file descriptors of this process (Linux: `/proc/self/fd`, without the one used to
 /// list it; 0 elsewhere).
 pub fn open_fds() -> u64 {

@@ -37,8 +37,10 @@ fn quick_run_verifies_every_workload_and_writes_the_report() {
         output.status
     );
     for label in [
-        "W1 throughput",
-        "W2 fan-in",
+        "W1 throughput, BufWriter",
+        "W1 throughput, line-buffered",
+        "W2 fan-in, BufWriter",
+        "W2 fan-in, line-buffered",
         "W3 spawn rate",
         "W4 scale (200)",
         "W4 scale (500)",
@@ -55,7 +57,12 @@ fn quick_run_verifies_every_workload_and_writes_the_report() {
     }
     assert!(stdout.contains("every run verified"), "{stdout}");
     let md = std::fs::read_to_string(out.join("BENCHMARKS.md")).expect("BENCHMARKS.md");
-    assert!(md.contains("| W1 throughput | MiB/s"), "{md}");
+    assert!(md.contains("| W1 throughput, BufWriter | s wall"), "{md}");
+    assert!(
+        md.contains("baseline: raw read, pipe grown to 1 MiB"),
+        "{md}"
+    );
+    assert!(md.contains("## Goals of issue 12"), "{md}");
     assert!(md.contains("| W6 latency | µs p99"), "{md}");
     assert!(md.contains("docs/benchmarks.svg"), "{md}");
     let svg = std::fs::read_to_string(out.join("docs/benchmarks.svg")).expect("svg");
