@@ -28,6 +28,8 @@ mod cli;
 #[cfg(unix)]
 mod common;
 #[cfg(unix)]
+mod cost;
+#[cfg(unix)]
 mod driver;
 #[cfg(unix)]
 mod peers;
@@ -52,6 +54,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some("--worker") {
         return worker::main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("cost") {
+        return cost::main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("runner") {
         return runner::main(&args[1..]);
