@@ -656,8 +656,10 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
          per stream (`BufReader::read_until`, 64 KiB buffer); std in two reader threads per \
          child (`read_until`, 64 KiB); the raw baselines in one blocking `read` loop counting \
          newlines with `memchr`, 64 KiB at a time on a default pipe, or as much as the pipe holds \
-         on a pipe grown to 1 MiB (`F_SETPIPE_SZ` right after the spawn). Voluntary context \
-         switches are the parent's, all threads (`getrusage`).\n"
+         on a pipe grown to 1 MiB (`F_SETPIPE_SZ` right after the spawn). Context switches are \
+         the parent's, all threads (`getrusage`): voluntary ones are sleeps, involuntary ones \
+         preemptions (runnable, but the CPU went to another process); read calls are the \
+         parent's read-family system calls (`/proc/self/io` `syscr`).\n"
     );
     for r in results {
         let _ = writeln!(
@@ -713,13 +715,17 @@ fn detail_keys(w: Workload) -> &'static [(&'static str, &'static str)] {
             ("secs", "seconds"),
             ("mib_s", "MiB/s"),
             ("cpu_s", "parent CPU s"),
+            ("reads", "read calls"),
             ("switches", "voluntary context switches"),
+            ("preempted", "involuntary context switches"),
         ],
         Workload::W2 => &[
             ("secs", "seconds"),
             ("mlines_s", "M lines/s"),
             ("cpu_s", "parent CPU s"),
+            ("reads", "read calls"),
             ("switches", "voluntary context switches"),
+            ("preempted", "involuntary context switches"),
             ("rss_base_mib", "RSS at start MiB"),
             ("hwm_mib", "peak RSS MiB"),
         ],

@@ -143,6 +143,7 @@ fn throughput(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
         other => Some(make_peer(other)?),
     };
     let before = sys::usage();
+    let reads = sys::read_calls();
     let start = Instant::now();
     let tallies = match (p.as_mut(), peer) {
         (Some(p), _) => p.run_all(&exe, &[job], &mut || {})?,
@@ -151,16 +152,24 @@ fn throughput(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
     };
     let secs = start.elapsed().as_secs_f64();
     let after = sys::usage();
+    let reads = sys::read_calls().saturating_sub(reads);
     checked(&tallies, &[expect])?;
     Ok(vec![
         ("secs", secs),
         ("mib_s", case.n as f64 / (1 << 20) as f64 / secs),
         ("cpu_s", after.cpu.saturating_sub(before.cpu).as_secs_f64()),
+        ("reads", reads as f64),
         (
             "switches",
             after
                 .voluntary_switches
                 .saturating_sub(before.voluntary_switches) as f64,
+        ),
+        (
+            "preempted",
+            after
+                .involuntary_switches
+                .saturating_sub(before.involuntary_switches) as f64,
         ),
     ])
 }
@@ -179,21 +188,30 @@ fn fan_in(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
     let mut p = make_peer(peer)?;
     let base = sys::status();
     let before = sys::usage();
+    let reads = sys::read_calls();
     let start = Instant::now();
     let tallies = p.run_all(&exe, &jobs, &mut || {})?;
     let secs = start.elapsed().as_secs_f64();
     let after = sys::usage();
+    let reads = sys::read_calls().saturating_sub(reads);
     let end = sys::status();
     checked(&tallies, &vec![per; jobs.len()])?;
     Ok(vec![
         ("secs", secs),
         ("mlines_s", total_lines(&tallies) as f64 / secs / 1e6),
         ("cpu_s", after.cpu.saturating_sub(before.cpu).as_secs_f64()),
+        ("reads", reads as f64),
         (
             "switches",
             after
                 .voluntary_switches
                 .saturating_sub(before.voluntary_switches) as f64,
+        ),
+        (
+            "preempted",
+            after
+                .involuntary_switches
+                .saturating_sub(before.involuntary_switches) as f64,
         ),
         ("rss_base_mib", base.rss_kib as f64 / 1024.0),
         ("hwm_mib", end.hwm_kib as f64 / 1024.0),
