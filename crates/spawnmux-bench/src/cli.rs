@@ -1,6 +1,7 @@
 //! Command-line options of the harness.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use crate::child::ChildKind;
 use crate::workloads::Workload;
@@ -29,6 +30,36 @@ usage: spawnmux-bench [--quick] [--runs N] [--only W1,W3,...] [--kinds LIST] [--
 Build both binaries first:
   cargo build --release -p spawnmux-testbin -p spawnmux-bench && target/release/spawnmux-bench";
 
+/// Runs a command (`spawnmux-bench`, `spawnmux-bench runner`, ...; `name` prefixes its
+/// messages): `parse` gives its options (`None`: help asked, print `usage`), then `run`. A usage
+/// error exits with 2, a failure with 1.
+pub fn subcommand<O>(
+    name: &str,
+    usage: &str,
+    args: &[String],
+    parse: impl Fn(&[String]) -> Result<Option<O>, String>,
+    run: impl Fn(&O) -> Result<(), String>,
+) -> ExitCode {
+    let opts = match parse(args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("{name}: {msg}\n\n{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("{name}: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub quick: bool,
@@ -41,12 +72,8 @@ pub struct Options {
     pub testchild: Option<PathBuf>,
 }
 
-pub enum Parsed {
-    Run(Options),
-    Help,
-}
-
-pub fn parse(args: &[String]) -> Result<Parsed, String> {
+/// The options, or `None` if help was asked for.
+pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut opts = Options {
         quick: false,
         runs: 3,
@@ -110,11 +137,11 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             }
             "--out" => opts.out = Some(PathBuf::from(value()?)),
             "--testchild" => opts.testchild = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => return Ok(Parsed::Help),
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(Parsed::Run(opts))
+    Ok(Some(opts))
 }
 
 #[cfg(test)]
@@ -124,7 +151,7 @@ mod tests {
     fn run(args: &[&str]) -> Options {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         match parse(&args) {
-            Ok(Parsed::Run(o)) => o,
+            Ok(Some(o)) => o,
             _ => panic!("expected options"),
         }
     }

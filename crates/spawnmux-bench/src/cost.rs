@@ -86,24 +86,7 @@ pub fn main(args: &[String]) -> ExitCode {
     if args.first().map(String::as_str) == Some("--pipes") {
         return pipes_worker(&args[1..]);
     }
-    let opts = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("spawnmux-bench cost: {msg}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("spawnmux-bench cost: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::cli::subcommand("spawnmux-bench cost", USAGE, args, parse, run)
 }
 
 /// `key=value` figures of a worker's `RESULT` line; `None` for `SKIP`.

@@ -5,30 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::cli::{self, Options, Parsed};
+use crate::cli::{self, Options};
 use crate::report::{self, CaseResult, Outcome, PeerRuns};
 use crate::sys;
 use crate::workloads::{Case, PeerKind, Sizes};
 
 pub fn main(args: &[String]) -> ExitCode {
-    let opts = match cli::parse(args) {
-        Ok(Parsed::Run(opts)) => opts,
-        Ok(Parsed::Help) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("spawnmux-bench: {msg}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("spawnmux-bench: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::subcommand("spawnmux-bench", cli::USAGE, args, cli::parse, run)
 }
 
 /// The test child: `--testchild`, `$SPAWNMUX_TESTCHILD`, or next to this binary.

@@ -142,8 +142,7 @@ fn throughput(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
         PeerKind::Raw | PeerKind::RawGrown => None,
         other => Some(make_peer(other)?),
     };
-    let before = sys::usage();
-    let reads = sys::read_calls();
+    let cost = Cost::start();
     let start = Instant::now();
     let tallies = match (p.as_mut(), peer) {
         (Some(p), _) => p.run_all(&exe, &[job], &mut || {})?,
@@ -151,27 +150,49 @@ fn throughput(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
         (None, _) => vec![raw_read(&exe, &job)?],
     };
     let secs = start.elapsed().as_secs_f64();
-    let after = sys::usage();
-    let reads = sys::read_calls().saturating_sub(reads);
+    let cost = cost.end();
     checked(&tallies, &[expect])?;
-    Ok(vec![
+    let mut figures = vec![
         ("secs", secs),
         ("mib_s", case.n as f64 / (1 << 20) as f64 / secs),
-        ("cpu_s", after.cpu.saturating_sub(before.cpu).as_secs_f64()),
-        ("reads", reads as f64),
-        (
-            "switches",
-            after
-                .voluntary_switches
-                .saturating_sub(before.voluntary_switches) as f64,
-        ),
-        (
-            "preempted",
-            after
-                .involuntary_switches
-                .saturating_sub(before.involuntary_switches) as f64,
-        ),
-    ])
+    ];
+    figures.extend(cost);
+    Ok(figures)
+}
+
+/// What the parent spent on a run: its CPU time, read calls and context switches.
+struct Cost {
+    usage: sys::Usage,
+    reads: u64,
+}
+
+impl Cost {
+    fn start() -> Cost {
+        Cost {
+            usage: sys::usage(),
+            reads: sys::read_calls(),
+        }
+    }
+
+    fn end(self) -> Figures {
+        let after = sys::usage();
+        let less = |a: u64, b: u64| a.saturating_sub(b) as f64;
+        vec![
+            (
+                "cpu_s",
+                after.cpu.saturating_sub(self.usage.cpu).as_secs_f64(),
+            ),
+            ("reads", less(sys::read_calls(), self.reads)),
+            (
+                "switches",
+                less(after.voluntary_switches, self.usage.voluntary_switches),
+            ),
+            (
+                "preempted",
+                less(after.involuntary_switches, self.usage.involuntary_switches),
+            ),
+        ]
+    }
 }
 
 fn fan_in(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
@@ -187,35 +208,23 @@ fn fan_in(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
     };
     let mut p = make_peer(peer)?;
     let base = sys::status();
-    let before = sys::usage();
-    let reads = sys::read_calls();
+    let cost = Cost::start();
     let start = Instant::now();
     let tallies = p.run_all(&exe, &jobs, &mut || {})?;
     let secs = start.elapsed().as_secs_f64();
-    let after = sys::usage();
-    let reads = sys::read_calls().saturating_sub(reads);
+    let cost = cost.end();
     let end = sys::status();
     checked(&tallies, &vec![per; jobs.len()])?;
-    Ok(vec![
+    let mut figures = vec![
         ("secs", secs),
         ("mlines_s", total_lines(&tallies) as f64 / secs / 1e6),
-        ("cpu_s", after.cpu.saturating_sub(before.cpu).as_secs_f64()),
-        ("reads", reads as f64),
-        (
-            "switches",
-            after
-                .voluntary_switches
-                .saturating_sub(before.voluntary_switches) as f64,
-        ),
-        (
-            "preempted",
-            after
-                .involuntary_switches
-                .saturating_sub(before.involuntary_switches) as f64,
-        ),
+    ];
+    figures.extend(cost);
+    figures.extend([
         ("rss_base_mib", base.rss_kib as f64 / 1024.0),
         ("hwm_mib", end.hwm_kib as f64 / 1024.0),
-    ])
+    ]);
+    Ok(figures)
 }
 
 fn spawn_rate(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure> {
