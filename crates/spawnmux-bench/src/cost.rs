@@ -393,10 +393,10 @@ fn pipes(w: &str, peer: PeerKind, n: u64, m: u64) -> Result<PipeFigures, String>
 
 /// Parent RSS (MiB, at spawn) against children, one line per peer, log-scaled x.
 fn chart(series: &[Series], limit: u64) -> String {
-    const W: f64 = 760.0;
+    const W: f64 = 900.0;
     const H: f64 = 420.0;
     const L: f64 = 70.0;
-    const R: f64 = 200.0;
+    const R: f64 = 290.0;
     const T: f64 = 50.0;
     const B: f64 = 60.0;
     let points = series.iter().flat_map(|(_, p)| p.iter());
