@@ -26,7 +26,10 @@ use crate::report::fmt_num;
 use crate::workloads::{thousands, PeerKind};
 
 const USAGE: &str = "\
-usage: spawnmux-bench cost [--peers LIST] [--sizes LIST] [--out DIR] [--testchild PATH]
+usage: spawnmux-bench cost [--quick] [--peers LIST] [--sizes LIST] [--out DIR] [--testchild PATH]
+
+  --quick           small pipe workloads (W1 16 MiB, W2 8 children x 10,000 lines), for a
+                    smoke run
 
   --peers LIST      peers (default spawnmux,tokio,async-process,threads)
   --sizes LIST      numbers of children for the RSS chart (default 10,100,1000,2000,4000 and
@@ -39,6 +42,7 @@ Prints the tables (markdown) on stdout.";
 struct Options {
     peers: Vec<PeerKind>,
     sizes: Option<Vec<u64>>,
+    quick: bool,
     out: PathBuf,
     testchild: Option<PathBuf>,
 }
@@ -52,6 +56,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             PeerKind::Threads,
         ],
         sizes: None,
+        quick: false,
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench"),
         testchild: None,
     };
@@ -65,6 +70,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     .map(|p| PeerKind::parse(p).ok_or(format!("--peers: unknown `{p}`")))
                     .collect::<Result<_, _>>()?;
             }
+            "--quick" => opts.quick = true,
             "--sizes" => {
                 opts.sizes = Some(
                     value()?
@@ -210,19 +216,29 @@ fn run(opts: &Options) -> Result<(), String> {
 
     let _ = writeln!(
         md,
-        "\nKernel pipe memory, BufWriter children (W1: 1 GiB, 1 stream; W2: 64 children x \
-         250,000 lines x 2 streams), sampled every 2 ms from a thread of the worker: the \
+        "\nKernel pipe memory, BufWriter children (W1: {}, 1 stream; W2: {}), sampled every 2 ms from a thread of the worker: the \
          largest capacity of one pipe (`F_GETPIPE_SZ`), the largest total capacity and total \
          bytes queued (`FIONREAD`) over all its pipe read ends at one instant, and that total \
          per busy stream (W1 holds two read ends, the busy stdout and an idle stderr, and counts \
-         as one busy stream; W2 has 128).\n"
+         as one busy stream; W2 has 2 per child).\n",
+        if opts.quick { "16 MiB" } else { "1 GiB" },
+        if opts.quick {
+            "8 children x 10,000 lines x 2 streams"
+        } else {
+            "64 children x 250,000 lines x 2 streams"
+        }
     );
     let _ = writeln!(
         md,
         "| workload | peer | largest pipe KiB | total capacity KiB (peak) | per stream KiB | \
          queued KiB (peak) | per stream KiB | samples |\n|---|---|---:|---:|---:|---:|---:|---:|"
     );
-    for (w, n, m, streams) in [("W1", 1u64, 1u64 << 30, 1u64), ("W2", 64, 250_000, 128)] {
+    let pipe_cases = if opts.quick {
+        [("W1", 1u64, 16u64 << 20, 1u64), ("W2", 8, 10_000, 16)]
+    } else {
+        [("W1", 1, 1 << 30, 1), ("W2", 64, 250_000, 128)]
+    };
+    for (w, n, m, streams) in pipe_cases {
         for peer in &opts.peers {
             let args: Vec<String> = [
                 "cost",

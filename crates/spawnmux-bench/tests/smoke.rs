@@ -124,3 +124,54 @@ fn runner_workload_runs_spawnmux_on_a_tiny_size_with_no_broken_line() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn children_write_exactly_their_64_byte_lines() {
+    for kind in ["bufwriter", "line", "blocks"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_spawnmux-bench"))
+            .args(["--child", kind, "1500", "both"])
+            .output()
+            .expect("run the child");
+        assert!(output.status.success(), "{kind}: {}", output.status);
+        for stream in [&output.stdout, &output.stderr] {
+            assert_eq!(stream.len(), 1500 * 64, "{kind}");
+            let lines: Vec<&[u8]> = stream.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(lines.len(), 1500, "{kind}");
+            assert!(lines.iter().all(|l| l.len() == 64), "{kind}");
+            assert!(lines[1499].starts_with(b"line 000000001499 "), "{kind}");
+        }
+    }
+}
+
+#[test]
+fn cost_model_runs_on_small_sizes_and_draws_the_chart() {
+    let out = std::env::temp_dir().join(format!("spawnmux-bench-cost-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Command::new(env!("CARGO_BIN_EXE_spawnmux-bench"))
+        .args([
+            "cost",
+            "--quick",
+            "--sizes",
+            "5,20",
+            "--peers",
+            "spawnmux,tokio",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--testchild")
+        .arg(testchild())
+        .output()
+        .expect("run spawnmux-bench cost");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("| 20 |"), "{stdout}");
+    assert!(stdout.contains("| W2 | spawnmux |"), "{stdout}");
+    let svg = std::fs::read_to_string(out.join("docs/rss-children.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+    let _ = std::fs::remove_dir_all(&out);
+}
