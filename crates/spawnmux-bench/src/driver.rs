@@ -5,29 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::cli::{self, Options, Parsed};
+use crate::cli::{self, Options};
 use crate::report::{self, CaseResult, Outcome, PeerRuns};
+use crate::sys;
 use crate::workloads::{Case, PeerKind, Sizes};
 
 pub fn main(args: &[String]) -> ExitCode {
-    let opts = match cli::parse(args) {
-        Ok(Parsed::Run(opts)) => opts,
-        Ok(Parsed::Help) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("spawnmux-bench: {msg}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("spawnmux-bench: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::subcommand("spawnmux-bench", cli::USAGE, args, cli::parse, run)
 }
 
 /// The test child: `--testchild`, `$SPAWNMUX_TESTCHILD`, or next to this binary.
@@ -70,11 +54,11 @@ fn run(opts: &Options) -> Result<(), String> {
     } else {
         Sizes::FULL
     };
-    let cases: Vec<Case> = Case::all(&sizes)
+    let cases: Vec<Case> = Case::all(&sizes, &opts.kinds)
         .into_iter()
         .filter(|c| opts.only.as_ref().is_none_or(|o| o.contains(&c.workload)))
         .collect();
-    let complete = !opts.quick && opts.only.is_none();
+    let complete = !opts.quick && opts.only.is_none() && !opts.extra;
     let out_dir = opts.out.clone().unwrap_or_else(|| {
         if complete {
             workspace_root()
@@ -87,8 +71,14 @@ fn run(opts: &Options) -> Result<(), String> {
     }
     let mut results = Vec::new();
     for case in cases {
-        eprintln!("== {}: {}", case.label(), case.describe());
-        let peers = case.workload.peers();
+        let load_before = sys::load_average();
+        eprintln!(
+            "== {}: {} (load average {})",
+            case.label(),
+            case.describe(),
+            report::fmt_num(load_before)
+        );
+        let peers = case.peers(opts.extra);
         let mut runs: Vec<PeerRuns> = peers
             .iter()
             .map(|&peer| PeerRuns {
@@ -113,7 +103,11 @@ fn run(opts: &Options) -> Result<(), String> {
                 pr.runs.push(outcome);
             }
         }
-        let result = CaseResult { case, peers: runs };
+        let result = CaseResult {
+            case,
+            peers: runs,
+            load: (load_before, sys::load_average()),
+        };
         println!("{}", report::summary_line(&result));
         results.push(result);
     }
@@ -128,13 +122,17 @@ fn run(opts: &Options) -> Result<(), String> {
 
 /// Runs one measurement in a fresh process.
 fn worker(me: &Path, child: &Path, case: Case, peer: PeerKind) -> Result<Outcome, String> {
-    let output = Command::new(me)
-        .arg("--worker")
+    let mut cmd = Command::new(me);
+    cmd.arg("--worker")
         .arg(case.workload.to_string())
         .arg(peer.id())
         .arg(child)
         .arg(case.n.to_string())
-        .arg(case.m.to_string())
+        .arg(case.m.to_string());
+    if let Some(kind) = case.kind {
+        cmd.arg(kind.id());
+    }
+    let output = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()

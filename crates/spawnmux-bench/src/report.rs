@@ -71,6 +71,8 @@ impl PeerRuns {
 pub struct CaseResult {
     pub case: Case,
     pub peers: Vec<PeerRuns>,
+    /// The 1-minute load average before the case's first run and after its last.
+    pub load: (f64, f64),
 }
 
 impl CaseResult {
@@ -80,6 +82,38 @@ impl CaseResult {
 
     fn median(&self, kind: PeerKind, key: &str) -> Option<f64> {
         self.peer(kind)?.median(key)
+    }
+
+    /// spawnmux's median ÷ the peer's, on `key`.
+    fn ratio(&self, kind: PeerKind, key: &str) -> Option<f64> {
+        let ours = self.median(PeerKind::Spawnmux, key)?;
+        let theirs = self.median(kind, key)?;
+        (ours >= 0.0 && theirs > 0.0).then(|| ours / theirs)
+    }
+
+    /// The median over rounds of spawnmux's figure ÷ the peer's in the same round: peers run
+    /// interleaved, so a round's pair saw about the same load (robust against load that comes
+    /// and goes between rounds).
+    fn paired_ratio(&self, kind: PeerKind, key: &str) -> Option<f64> {
+        let ours = self.peer(PeerKind::Spawnmux)?;
+        let theirs = self.peer(kind)?;
+        let per_round = ours
+            .runs
+            .iter()
+            .zip(&theirs.runs)
+            .filter_map(|pair| match pair {
+                (Outcome::Figures(a), Outcome::Figures(b)) => {
+                    let (a, b) = (*a.get(key)?, *b.get(key)?);
+                    (a >= 0.0 && b > 0.0).then(|| a / b)
+                }
+                _ => None,
+            })
+            .collect();
+        median(per_round)
+    }
+
+    fn load(&self) -> String {
+        format!("{}→{}", fmt_num(self.load.0), fmt_num(self.load.1))
     }
 
     /// The peer's standing relative to spawnmux on `metric`: > 1 better, < 1 worse.
@@ -138,9 +172,9 @@ fn cell(result: &CaseResult, kind: PeerKind, metric: &Metric) -> String {
     let Some(v) = pr.median(metric.key) else {
         return "?".to_string();
     };
-    match (kind, result.relative(kind, metric)) {
+    match (kind, result.ratio(kind, metric.key)) {
         (PeerKind::Spawnmux, _) => format!("**{}**", fmt_num(v)),
-        (_, Some(r)) => format!("{} ({r:.2})", fmt_num(v)),
+        (_, Some(r)) => format!("{} ({r:.2}×)", fmt_num(v)),
         (_, None) => fmt_num(v),
     }
 }
@@ -288,6 +322,119 @@ fn goals(results: &[CaseResult]) -> Vec<Goal> {
     goals
 }
 
+/// The goals of issue 12 ("Library hot path"), each a ratio against a peer of the same run.
+fn goals_hot_path(results: &[CaseResult]) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    // (peer, key, text, limit, at most): met if spawnmux ÷ peer is at most (or at least) limit.
+    let mut check = |r: &CaseResult, peer: PeerKind, key: &str, text: &str, limit: f64, at_most| {
+        let x = r.ratio(peer, key);
+        goals.push(Goal {
+            workload: r.case.label(),
+            text: text.to_string(),
+            met: x.map(|x| if at_most { x <= limit } else { x >= limit }),
+            detail: x.map_or("?".into(), |x| {
+                format!(
+                    "{x:.2}× ({} vs {}) | {}",
+                    r.median(PeerKind::Spawnmux, key)
+                        .map_or("?".into(), fmt_num),
+                    r.median(peer, key).map_or("?".into(), fmt_num),
+                    r.paired_ratio(peer, key)
+                        .map_or("?".into(), |p| format!("{p:.2}×"))
+                )
+            }),
+        });
+    };
+    for r in results {
+        use PeerKind::*;
+        match r.case.workload {
+            Workload::W1 => {
+                check(
+                    r,
+                    RawGrown,
+                    "secs",
+                    "wall ≤ 1.15× raw read on a grown pipe",
+                    1.15,
+                    true,
+                );
+                check(r, Tokio, "secs", "wall ≤ 0.75× tokio::process", 0.75, true);
+                check(
+                    r,
+                    Tokio,
+                    "cpu_s",
+                    "parent CPU ≤ tokio::process's",
+                    1.0,
+                    true,
+                );
+            }
+            Workload::W2 => {
+                check(
+                    r,
+                    Tokio,
+                    "hwm_mib",
+                    "peak RSS ≤ tokio::process's",
+                    1.0,
+                    true,
+                );
+                check(r, Threads, "secs", "wall ≤ std threads'", 1.0, true);
+            }
+            Workload::W3 => {
+                check(
+                    r,
+                    Tokio,
+                    "spawns_s",
+                    "spawns/s ≥ tokio::process's",
+                    1.0,
+                    false,
+                );
+            }
+            Workload::W4 if r.peer(Spawnmux).is_some_and(|p| p.skipped().is_none()) => {
+                check(
+                    r,
+                    Tokio,
+                    "spawn_secs",
+                    "time until all spawned ≤ tokio::process's",
+                    1.0,
+                    true,
+                );
+            }
+            Workload::W4 => {}
+            Workload::W5 => check(r, Tokio, "cpu_ms", "idle CPU ≤ tokio::process's", 1.0, true),
+            Workload::W6 => check(
+                r,
+                Tokio,
+                "p50_us",
+                "round trip p50 ≤ tokio::process's",
+                1.0,
+                true,
+            ),
+        }
+    }
+    goals
+}
+
+fn goal_table(s: &mut String, figure: &str, goals: Vec<Goal>, load: impl Fn(&str) -> String) {
+    let rule = "|---".repeat(4 + figure.matches(" | ").count() + 1);
+    let _ = writeln!(
+        s,
+        "| workload | goal | met | {figure} | load avg |\n{rule}|"
+    );
+    for g in goals {
+        let met = match g.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "?",
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {met} | {} | {} |",
+            g.workload,
+            g.text,
+            g.detail,
+            load(&g.workload)
+        );
+    }
+}
+
 const NOTES_BEGIN: &str = "<!-- notes:begin (kept when the harness rewrites this file) -->";
 const NOTES_END: &str = "<!-- notes:end -->";
 
@@ -333,13 +480,48 @@ pub fn write(dir: &Path, opts: &Options, results: &[CaseResult]) -> io::Result<V
     Ok(vec![md_path, svg_path])
 }
 
-const COLUMNS: [PeerKind; 5] = [
+/// The columns of the results table (W3's baseline, `Command::output()`, shares the raw read's).
+const COLUMNS: [PeerKind; 8] = [
     PeerKind::Spawnmux,
     PeerKind::Tokio,
+    PeerKind::Tokio8k,
+    PeerKind::TokioMt8k,
     PeerKind::AsyncProcess,
     PeerKind::Threads,
     PeerKind::Raw,
+    PeerKind::RawGrown,
 ];
+
+fn column_title(kind: PeerKind) -> &'static str {
+    match kind {
+        PeerKind::Raw => "baseline: raw 64 KiB read (W1), `Command::output()` (W3)",
+        PeerKind::RawGrown => "baseline: raw read, pipe grown to 1 MiB (W1)",
+        other => other.label(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC`, from the system clock (no date crate).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rest / 3_600,
+        rest % 3_600 / 60
+    )
+}
 
 fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
     let m = sys::machine();
@@ -349,8 +531,9 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
         s,
         "Generated by `crates/spawnmux-bench` (do not edit by hand, except between the notes \
          markers). Every figure is the **median of {} runs**; peers run interleaved (A B C, A B C, \
-         ...), each run in a fresh process, and **every run verified that every line of every \
-         child and stream arrived** (a loss fails the harness instead of producing a figure).\n",
+         ...), each run in a fresh process, and **every run verified that every line and byte of \
+         every child and stream arrived** (a loss fails the harness instead of producing a \
+         figure).\n",
         opts.runs
     );
     let _ = writeln!(s, "```sh\n{}\n```\n", reproduce(opts));
@@ -360,11 +543,20 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
             "**Quick (smoke) sizes**: these figures are not the benchmark.\n"
         );
     }
+    let first_load = results.first().map_or(f64::NAN, |r| r.load.0);
+    let last_load = results.last().map_or(f64::NAN, |r| r.load.1);
     let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| date | {} (end of the run) |", utc_now());
     let _ = writeln!(s, "| CPU | {} |", m.cpu);
-    let _ = writeln!(s, "| cores | {} |", m.cores);
+    let _ = writeln!(s, "| cores | {} (`nproc`) |", m.cores);
     let _ = writeln!(s, "| memory | {} |", m.memory);
     let _ = writeln!(s, "| kernel | {} |", m.kernel);
+    let _ = writeln!(
+        s,
+        "| load average (1 min) | {} at the start, {} at the end; per workload in the tables |",
+        fmt_num(first_load),
+        fmt_num(last_load)
+    );
     let _ = writeln!(s, "| rustc | {} |", env!("SPAWNMUX_BENCH_RUSTC"));
     let _ = writeln!(
         s,
@@ -386,25 +578,39 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "\nThe machine is shared with other jobs (compilers of other projects ran during the \
-         measurement), so absolute figures are noisy; interleaving spreads that noise over every \
-         peer, and the ratios are the figures to read.\n"
+        "\nThe machine is shared with other jobs (other engineers' compilers ran during the \
+         measurement; see the load averages), so absolute figures are noisy; interleaving \
+         spreads that noise over every peer, and the ratios are the figures to read.\n"
     );
 
     // Summary table.
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
-        "Medians; in parentheses each peer relative to spawnmux, oriented so that **> 1 means \
-         better than spawnmux** and < 1 worse (for \"lower is better\" figures the ratio is \
-         spawnmux ÷ peer). The baseline column is the raw pipe read in W1 and a bare \
-         `std::process::Command::output()` in W3.\n"
+        "Medians. In parentheses: **spawnmux's median ÷ this peer's**, so for times, CPU, memory \
+         and latency < 1× means spawnmux is better, and for spawns/s > 1× does. W1 and W2 run \
+         twice, with two kinds of children writing 64-byte lines: through a 64 KiB `BufWriter` \
+         (65,536-byte writes) and line-buffered (one 64-byte write per line). \"load\" is the \
+         1-minute load average before → after the workload.\n"
     );
-    let _ = writeln!(
-        s,
-        "| workload | figure | spawnmux | tokio::process | async-process | std + 2 threads/child | baseline |"
-    );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+    let columns: Vec<PeerKind> = COLUMNS
+        .into_iter()
+        .filter(|&k| {
+            results.iter().any(|r| {
+                r.peer(k).is_some() || (k == PeerKind::Raw && r.peer(PeerKind::StdOutput).is_some())
+            })
+        })
+        .collect();
+    let _ = write!(s, "| workload | figure |");
+    for &k in &columns {
+        let _ = write!(s, " {} |", column_title(k));
+    }
+    let _ = writeln!(s, " load |");
+    let _ = write!(s, "|---|---|");
+    for _ in &columns {
+        let _ = write!(s, "---:|");
+    }
+    let _ = writeln!(s, "---:|");
     for r in results {
         for metric in r.case.metrics() {
             let better = if metric.higher_is_better {
@@ -413,7 +619,7 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
                 "lower is better"
             };
             let _ = write!(s, "| {} | {} ({better}) |", r.case.label(), metric.unit);
-            for kind in COLUMNS {
+            for &kind in &columns {
                 let kind = if kind == PeerKind::Raw && r.case.workload == Workload::W3 {
                     PeerKind::StdOutput
                 } else {
@@ -421,7 +627,7 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
                 };
                 let _ = write!(s, " {} |", cell(r, kind, metric));
             }
-            let _ = writeln!(s);
+            let _ = writeln!(s, " {} |", r.load());
         }
     }
     let mut unreached = Vec::new();
@@ -442,28 +648,58 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
     let _ = writeln!(s, "\n![Relative performance](docs/benchmarks.svg)\n");
 
     // Goals.
-    let _ = writeln!(s, "## Goals (issue 6), checked against the medians\n");
-    let _ = writeln!(s, "| workload | goal | met | figure |\n|---|---|---|---|");
-    for g in goals(results) {
-        let met = match g.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "?",
-        };
-        let _ = writeln!(s, "| {} | {} | {met} | {} |", g.workload, g.text, g.detail);
-    }
+    let load_of = |label: &str| {
+        results
+            .iter()
+            .find(|r| r.case.label() == label)
+            .map_or(String::new(), CaseResult::load)
+    };
+    let _ = writeln!(
+        s,
+        "## Goals of issue 12 (library hot path), checked against the medians of this run\n"
+    );
+    let _ = writeln!(
+        s,
+        "\"met\" judges the ratio of the medians; the next column is the median of the \
+         per-round ratios (spawnmux's run ÷ the peer's run of the same round), which cancels \
+         load that changed between rounds. Where the two disagree on a goal, the load decided \
+         it (see the notes).\n"
+    );
+    goal_table(
+        &mut s,
+        "spawnmux ÷ peer (ratio of medians) | median of per-round ratios",
+        goals_hot_path(results),
+        load_of,
+    );
+    let _ = writeln!(s, "\n## Earlier goals (issue 6)\n");
+    goal_table(&mut s, "figure", goals(results), load_of);
 
     // Details.
     let _ = writeln!(s, "\n## Workloads and every run\n");
     let _ = writeln!(
         s,
-        "Children are `spawnmux-testchild` (see `crates/spawnmux-testbin/src/main.rs`). \
-         Every peer reads with a 64 KiB buffer and counts lines where it reads them: \
-         spawnmux in its `wait` loop; tokio and async-process in a task per stream \
-         (`BufReader::read_until`); std in two reader threads per child (`read_until`).\n"
+        "W1 and W2 children are this benchmark's own (`spawnmux-bench --child KIND LINES \
+         out|both`, `crates/spawnmux-bench/src/child.rs`): 64-byte lines `line <12 digits> \
+         ...\\n`, through a 64 KiB `BufWriter` or one `write` per line. The other workloads run \
+         `spawnmux-testchild` (`crates/spawnmux-testbin/src/main.rs`). Every peer counts lines \
+         where it reads them: spawnmux in its `wait` loop (default settings: reads of up to \
+         256 KiB, the pipe grown while reads come back full); tokio and async-process in a task \
+         per stream (`BufReader::read_until`, 64 KiB buffer); std in two reader threads per \
+         child (`read_until`, 64 KiB); the raw baselines in one blocking `read` loop counting \
+         newlines with `memchr`, 64 KiB at a time on a default pipe, or as much as the pipe holds \
+         on a pipe grown to 1 MiB (`F_SETPIPE_SZ` right after the spawn). Context switches are \
+         the parent's, all threads (`getrusage`): voluntary ones are sleeps, involuntary ones \
+         preemptions (runnable, but the CPU went to another process); read calls are the \
+         parent's read-family system calls (`/proc/self/io` `syscr`).\n"
     );
     for r in results {
-        let _ = writeln!(s, "### {}: {}\n", r.case.label(), r.case.describe());
+        let _ = writeln!(
+            s,
+            "### {}: {} (load average {})\n",
+            r.case.label(),
+            r.case.describe(),
+            r.load()
+        );
         let keys = detail_keys(r.case.workload);
         let _ = write!(s, "| peer | run |");
         for (_, title) in keys {
@@ -510,11 +746,19 @@ fn detail_keys(w: Workload) -> &'static [(&'static str, &'static str)] {
             ("secs", "seconds"),
             ("mib_s", "MiB/s"),
             ("cpu_s", "parent CPU s"),
+            ("reads", "read calls"),
+            ("switches", "voluntary context switches"),
+            ("preempted", "involuntary context switches"),
         ],
         Workload::W2 => &[
             ("secs", "seconds"),
             ("mlines_s", "M lines/s"),
             ("cpu_s", "parent CPU s"),
+            ("reads", "read calls"),
+            ("switches", "voluntary context switches"),
+            ("preempted", "involuntary context switches"),
+            ("rss_base_mib", "RSS at start MiB"),
+            ("hwm_mib", "peak RSS MiB"),
         ],
         Workload::W3 => &[
             ("secs", "seconds"),
@@ -523,6 +767,7 @@ fn detail_keys(w: Workload) -> &'static [(&'static str, &'static str)] {
         ],
         Workload::W4 => &[
             ("secs", "seconds"),
+            ("spawn_secs", "s until all spawned"),
             ("threads_base", "threads at start"),
             ("threads_peak", "threads (peak)"),
             ("rss_base_kib", "RSS at start (KiB)"),
@@ -543,7 +788,7 @@ fn detail_keys(w: Workload) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -628,7 +873,7 @@ fn svg(results: &[CaseResult]) -> String {
             let color = match peer {
                 PeerKind::Spawnmux => "#2b6cb0",
                 PeerKind::SpawnmuxNoDeathSignal => "#63b3ed",
-                PeerKind::Raw | PeerKind::StdOutput => "#dd6b20",
+                PeerKind::Raw | PeerKind::RawGrown | PeerKind::StdOutput => "#dd6b20",
                 _ => "#a0aec0",
             };
             let _ = writeln!(

@@ -441,24 +441,7 @@ impl Row {
 }
 
 pub fn main(args: &[String]) -> ExitCode {
-    let opts = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("spawnmux-bench runner: {msg}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("spawnmux-bench runner: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::cli::subcommand("spawnmux-bench runner", USAGE, args, parse, run)
 }
 
 fn run(opts: &Options) -> Result<(), String> {

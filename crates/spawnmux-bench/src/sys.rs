@@ -29,17 +29,41 @@ pub fn status() -> Status {
     }
 }
 
+/// Read-family system calls this process has made so far (`/proc/self/io` `syscr`: `read`,
+/// `readv`, `pread`..., every thread; 0 where there is none).
+pub fn read_calls() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("syscr:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The 1-minute load average (`/proc/loadavg`; NaN where there is none).
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 /// Open file descriptors of this process (Linux: `/proc/self/fd`, without the one used to
 /// list it; 0 elsewhere).
 pub fn open_fds() -> u64 {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count().saturating_sub(1) as u64)
 }
 
-/// CPU time (user + system, every thread) and voluntary context switches of this process.
+/// CPU time (user + system, every thread) and context switches of this process.
 #[derive(Debug, Clone, Copy)]
 pub struct Usage {
     pub cpu: Duration,
+    /// Sleeps (waiting for I/O or a lock).
     pub voluntary_switches: u64,
+    /// Preemptions: runnable, but the scheduler gave the CPU to someone else.
+    pub involuntary_switches: u64,
 }
 
 pub fn usage() -> Usage {
@@ -51,6 +75,7 @@ pub fn usage() -> Usage {
         return Usage {
             cpu: Duration::ZERO,
             voluntary_switches: 0,
+            involuntary_switches: 0,
         };
     }
     // SAFETY: getrusage returned 0, so it initialised the whole struct (and it was zeroed).
@@ -61,6 +86,7 @@ pub fn usage() -> Usage {
     Usage {
         cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
         voluntary_switches: ru.ru_nvcsw.max(0) as u64,
+        involuntary_switches: ru.ru_nivcsw.max(0) as u64,
     }
 }
 

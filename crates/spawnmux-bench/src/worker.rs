@@ -1,4 +1,5 @@
-//! One measurement in a fresh process: `spawnmux-bench --worker WORKLOAD PEER TESTCHILD N M`.
+//! One measurement in a fresh process: `spawnmux-bench --worker WORKLOAD PEER TESTCHILD N M
+//! [KIND]` (KIND: the child kind of W1 and W2, `bufwriter`, `line` or `blocks`).
 //!
 //! Prints `RESULT key=value ...` on stdout and exits 0; `SKIP reason` (exit 0) when a W4
 //! size cannot be reached on this machine (fd, process or thread limits); anything else, in
@@ -11,12 +12,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::child::{self, ChildKind, LINE};
 use crate::common::{total_lines, verify, Expect, Job, Tally};
 use crate::peers::{
-    raw_read, std_output, AsyncProcessPeer, Peer, SpawnmuxPeer, ThreadsPeer, TokioPeer,
+    raw_read, raw_read_grown, std_output, AsyncProcessPeer, Peer, SpawnmuxPeer, ThreadsPeer,
+    TokioPeer, BUF,
 };
 use crate::sys;
-use crate::workloads::{lines_bytes, thousands, Case, PeerKind, Workload};
+use crate::workloads::{thousands, Case, PeerKind, Workload};
 
 /// Figures of one run, in the order printed.
 type Figures = Vec<(&'static str, f64)>;
@@ -40,10 +43,25 @@ pub fn main(args: &[String]) -> ExitCode {
         let exe = PathBuf::from(args.get(2)?);
         let n = args.get(3)?.parse().ok()?;
         let m = args.get(4)?.parse().ok()?;
-        Some((Case { workload, n, m }, peer, exe))
+        let kind = match args.get(5) {
+            Some(k) => Some(ChildKind::parse(k)?),
+            None => None,
+        };
+        Some((
+            Case {
+                workload,
+                n,
+                m,
+                kind,
+            },
+            peer,
+            exe,
+        ))
     })();
     let Some((case, peer, exe)) = parsed else {
-        eprintln!("usage: spawnmux-bench --worker W1..W6 PEER TESTCHILD N M");
+        eprintln!(
+            "usage: spawnmux-bench --worker W1..W6 PEER TESTCHILD N M [bufwriter|line|blocks]"
+        );
         return ExitCode::from(2);
     };
     match run(case, peer, &exe) {
@@ -67,14 +85,16 @@ pub fn main(args: &[String]) -> ExitCode {
     }
 }
 
-fn make_peer(peer: PeerKind) -> io::Result<Box<dyn Peer>> {
+pub fn make_peer(peer: PeerKind) -> io::Result<Box<dyn Peer>> {
     Ok(match peer {
         PeerKind::Spawnmux => Box::new(SpawnmuxPeer::new(true)?),
         PeerKind::SpawnmuxNoDeathSignal => Box::new(SpawnmuxPeer::new(false)?),
-        PeerKind::Tokio => Box::new(TokioPeer::new()?),
+        PeerKind::Tokio => Box::new(TokioPeer::new(BUF, None)?),
+        PeerKind::Tokio8k => Box::new(TokioPeer::new(8 * 1024, None)?),
+        PeerKind::TokioMt8k => Box::new(TokioPeer::new(8 * 1024, Some(2))?),
         PeerKind::AsyncProcess => Box::new(AsyncProcessPeer::new()),
         PeerKind::Threads => Box::new(ThreadsPeer),
-        PeerKind::Raw | PeerKind::StdOutput => {
+        PeerKind::Raw | PeerKind::RawGrown | PeerKind::StdOutput => {
             return Err(io::Error::other("not a multiplexing peer"))
         }
     })
@@ -84,8 +104,8 @@ fn run(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure> {
     let base = sys::status();
     let fd_limit = sys::raise_fd_limit(1 << 16);
     match case.workload {
-        Workload::W1 => throughput(case, peer, exe),
-        Workload::W2 => fan_in(case, peer, exe),
+        Workload::W1 => throughput(case, peer),
+        Workload::W2 => fan_in(case, peer),
         Workload::W3 => spawn_rate(case, peer, exe),
         Workload::W4 => scale(case, peer, exe, base, fd_limit),
         Workload::W5 => idle(case, peer, exe),
@@ -97,54 +117,114 @@ fn checked(tallies: &[Tally], expect: &[Expect]) -> Result<(), Failure> {
     verify(tallies, expect).map_err(|e| Failure::Fatal(format!("verification failed: {e}")))
 }
 
-fn throughput(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure> {
-    if case.n % 64 != 0 {
+/// W1 and W2 children are this program (`--child`, see `child.rs`).
+fn kind_child(case: Case) -> Result<(ChildKind, std::path::PathBuf), Failure> {
+    let kind = case
+        .kind
+        .ok_or_else(|| Failure::Fatal(format!("{} needs a child kind", case.workload)))?;
+    Ok((kind, std::env::current_exe()?))
+}
+
+fn throughput(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
+    if case.n % LINE != 0 {
         return Err(Failure::Fatal("W1 bytes must be a multiple of 64".into()));
     }
-    let job = Job::new(&["spew", &case.n.to_string(), "out"]);
+    let (kind, exe) = kind_child(case)?;
+    let job = Job {
+        args: child::args(kind, case.n / LINE, false),
+        stdin: None,
+    };
     let expect = Expect {
-        lines: [case.n / 64, 0],
+        lines: [case.n / LINE, 0],
         bytes: [case.n, 0],
     };
     let mut p = match peer {
-        PeerKind::Raw => None,
+        PeerKind::Raw | PeerKind::RawGrown => None,
         other => Some(make_peer(other)?),
     };
-    let cpu = sys::usage().cpu;
+    let cost = Cost::start();
     let start = Instant::now();
-    let tallies = match p.as_mut() {
-        Some(p) => p.run_all(exe, &[job], &mut || {})?,
-        None => vec![raw_read(exe, &job)?],
+    let tallies = match (p.as_mut(), peer) {
+        (Some(p), _) => p.run_all(&exe, &[job], &mut || {})?,
+        (None, PeerKind::RawGrown) => vec![raw_read_grown(&exe, &job)?],
+        (None, _) => vec![raw_read(&exe, &job)?],
     };
     let secs = start.elapsed().as_secs_f64();
-    let cpu = sys::usage().cpu.saturating_sub(cpu).as_secs_f64();
+    let cost = cost.end();
     checked(&tallies, &[expect])?;
-    Ok(vec![
+    let mut figures = vec![
         ("secs", secs),
         ("mib_s", case.n as f64 / (1 << 20) as f64 / secs),
-        ("cpu_s", cpu),
-    ])
+    ];
+    figures.extend(cost);
+    Ok(figures)
 }
 
-fn fan_in(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure> {
-    let job = Job::new(&["lines", &case.m.to_string(), "both"]);
+/// What the parent spent on a run: its CPU time, read calls and context switches.
+struct Cost {
+    usage: sys::Usage,
+    reads: u64,
+}
+
+impl Cost {
+    fn start() -> Cost {
+        Cost {
+            usage: sys::usage(),
+            reads: sys::read_calls(),
+        }
+    }
+
+    fn end(self) -> Figures {
+        let after = sys::usage();
+        let less = |a: u64, b: u64| a.saturating_sub(b) as f64;
+        vec![
+            (
+                "cpu_s",
+                after.cpu.saturating_sub(self.usage.cpu).as_secs_f64(),
+            ),
+            ("reads", less(sys::read_calls(), self.reads)),
+            (
+                "switches",
+                less(after.voluntary_switches, self.usage.voluntary_switches),
+            ),
+            (
+                "preempted",
+                less(after.involuntary_switches, self.usage.involuntary_switches),
+            ),
+        ]
+    }
+}
+
+fn fan_in(case: Case, peer: PeerKind) -> Result<Figures, Failure> {
+    let (kind, exe) = kind_child(case)?;
+    let job = Job {
+        args: child::args(kind, case.m, true),
+        stdin: None,
+    };
     let jobs = vec![job; case.n as usize];
     let per = Expect {
         lines: [case.m, case.m],
-        bytes: [lines_bytes(case.m), lines_bytes(case.m)],
+        bytes: [case.m * LINE, case.m * LINE],
     };
     let mut p = make_peer(peer)?;
-    let cpu = sys::usage().cpu;
+    let base = sys::status();
+    let cost = Cost::start();
     let start = Instant::now();
-    let tallies = p.run_all(exe, &jobs, &mut || {})?;
+    let tallies = p.run_all(&exe, &jobs, &mut || {})?;
     let secs = start.elapsed().as_secs_f64();
-    let cpu = sys::usage().cpu.saturating_sub(cpu).as_secs_f64();
+    let cost = cost.end();
+    let end = sys::status();
     checked(&tallies, &vec![per; jobs.len()])?;
-    Ok(vec![
+    let mut figures = vec![
         ("secs", secs),
         ("mlines_s", total_lines(&tallies) as f64 / secs / 1e6),
-        ("cpu_s", cpu),
-    ])
+    ];
+    figures.extend(cost);
+    figures.extend([
+        ("rss_base_mib", base.rss_kib as f64 / 1024.0),
+        ("hwm_mib", end.hwm_kib as f64 / 1024.0),
+    ]);
+    Ok(figures)
 }
 
 fn spawn_rate(case: Case, peer: PeerKind, exe: &Path) -> Result<Figures, Failure> {
@@ -226,8 +306,10 @@ fn scale(
         )));
     }
     let mut at_peak = sys::Status::default();
+    let mut spawn_secs = 0.0;
     let start = Instant::now();
     let result = p.run_all(exe, &jobs, &mut || {
+        spawn_secs = start.elapsed().as_secs_f64();
         at_peak = sys::status();
         // Every child is alive and blocked reading the barrier: release them.
         barrier_write = None;
@@ -246,6 +328,7 @@ fn scale(
     let grown = end.hwm_kib.saturating_sub(base.rss_kib);
     Ok(vec![
         ("secs", secs),
+        ("spawn_secs", spawn_secs),
         ("threads_base", base.threads as f64),
         ("threads_peak", peak_threads as f64),
         (
@@ -253,6 +336,7 @@ fn scale(
             peak_threads.saturating_sub(base.threads) as f64,
         ),
         ("rss_base_kib", base.rss_kib as f64),
+        ("rss_spawned_kib", at_peak.rss_kib as f64),
         ("hwm_kib", end.hwm_kib as f64),
         ("kib_per_child", grown as f64 / case.n as f64),
         ("fd_limit", fd_limit as f64),

@@ -1,17 +1,20 @@
 //! The workloads, their sizes, which peers run them and which figure is compared.
 //!
-//! - **W1 throughput**: one child writes `bytes` in 64-byte lines (`spew BYTES out`); MiB/s.
-//! - **W2 fan-in**: `children` children each write `lines` lines to stdout *and* stderr
-//!   (`lines N both`); million lines per second.
+//! - **W1 throughput**: one child writes `bytes` in 64-byte lines to stdout, as a 64 KiB
+//!   `BufWriter` child and as a line-buffered child (`child.rs`); wall time and parent CPU.
+//! - **W2 fan-in**: `children` children each write `lines` 64-byte lines to stdout *and*
+//!   stderr, both child kinds; wall time, parent CPU and the parent's peak RSS.
 //! - **W3 spawn rate**: `spawns` children one after another (`out spawned\n`), each captured
 //!   and reaped before the next; spawns per second.
 //! - **W4 scale**: `children` children alive at once, each blocked reading a shared pipe (the
 //!   start barrier) until all are started, then writing a line to each stream (`drain err
-//!   woke\n`); the parent's peak threads and peak RSS per child.
+//!   woke\n`); time until all are spawned, the parent's peak threads and RSS per child.
 //! - **W5 idle**: `children` quiet children (`sleep MS`); the parent's CPU time while they sleep.
 //! - **W6 latency**: `rounds` lines through an echoing child (`echo`); p50 / p99 round trip.
 
 use std::fmt;
+
+use crate::child::ChildKind;
 
 /// Which workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,7 +58,7 @@ impl Workload {
     pub fn peers(self) -> &'static [PeerKind] {
         use PeerKind::*;
         match self {
-            Workload::W1 => &[Spawnmux, Tokio, AsyncProcess, Threads, Raw],
+            Workload::W1 => &[Spawnmux, Tokio, AsyncProcess, Threads, Raw, RawGrown],
             Workload::W3 => &[
                 Spawnmux,
                 SpawnmuxNoDeathSignal,
@@ -86,20 +89,31 @@ pub enum PeerKind {
     Tokio,
     AsyncProcess,
     Threads,
-    /// A plain 64 KiB read loop on one pipe (W1 only).
+    /// A plain blocking 64 KiB read loop on one pipe (W1 only).
     Raw,
+    /// A plain blocking read loop on one pipe grown with `F_SETPIPE_SZ` to 1 MiB (or
+    /// `pipe-max-size`), reading as much as the pipe holds (W1 only).
+    RawGrown,
+    /// tokio::process with `BufReader`'s default 8 KiB buffer (W1 with `--discrepancy` only:
+    /// the other harness's configuration).
+    Tokio8k,
+    /// The same on a multi-thread runtime with 2 workers (W1 with `--discrepancy` only).
+    TokioMt8k,
     /// `std::process::Command::output()` (W3 only).
     StdOutput,
 }
 
 impl PeerKind {
-    const ALL: [PeerKind; 7] = [
+    const ALL: [PeerKind; 10] = [
         PeerKind::Spawnmux,
         PeerKind::SpawnmuxNoDeathSignal,
         PeerKind::Tokio,
         PeerKind::AsyncProcess,
         PeerKind::Threads,
         PeerKind::Raw,
+        PeerKind::RawGrown,
+        PeerKind::Tokio8k,
+        PeerKind::TokioMt8k,
         PeerKind::StdOutput,
     ];
 
@@ -112,6 +126,9 @@ impl PeerKind {
             PeerKind::AsyncProcess => "async-process",
             PeerKind::Threads => "threads",
             PeerKind::Raw => "raw",
+            PeerKind::RawGrown => "raw-grown",
+            PeerKind::Tokio8k => "tokio-8k",
+            PeerKind::TokioMt8k => "tokio-mt-8k",
             PeerKind::StdOutput => "std-output",
         }
     }
@@ -128,7 +145,10 @@ impl PeerKind {
             PeerKind::Tokio => "tokio::process",
             PeerKind::AsyncProcess => "async-process",
             PeerKind::Threads => "std + 2 threads/child",
-            PeerKind::Raw => "raw pipe read (limit)",
+            PeerKind::Raw => "raw 64 KiB read",
+            PeerKind::RawGrown => "raw read, grown pipe",
+            PeerKind::Tokio8k => "tokio::process, 8 KiB BufReader",
+            PeerKind::TokioMt8k => "tokio::process, 2 workers, 8 KiB BufReader",
             PeerKind::StdOutput => "std Command::output()",
         }
     }
@@ -137,9 +157,11 @@ impl PeerKind {
 /// Every size a full or quick run uses.
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
-    pub w1_bytes: u64,
+    /// W1 bytes, per child kind (`ChildKind::BufWriter`, `ChildKind::Line`, `ChildKind::Blocks`).
+    pub w1_bytes: [u64; 3],
     pub w2_children: u64,
-    pub w2_lines: u64,
+    /// W2 lines per stream, per child kind.
+    pub w2_lines: [u64; 3],
     pub w3_spawns: u64,
     /// W4 runs once per entry (each a separate figure).
     pub w4_children: [u64; 2],
@@ -149,10 +171,12 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// A line-buffered child makes one `write` per 64-byte line (~16.8 M for 1 GiB), so its
+    /// sizes are smaller: W1 256 MiB, W2 64 x 50,000 lines per stream.
     pub const FULL: Sizes = Sizes {
-        w1_bytes: 1 << 30,
+        w1_bytes: [1 << 30, 256 << 20, 1 << 30],
         w2_children: 64,
-        w2_lines: 250_000,
+        w2_lines: [250_000, 50_000, 250_000],
         w3_spawns: 2_000,
         w4_children: [2_000, 10_000],
         w5_children: 100,
@@ -161,9 +185,9 @@ impl Sizes {
     };
 
     pub const QUICK: Sizes = Sizes {
-        w1_bytes: 16 << 20,
+        w1_bytes: [16 << 20, 4 << 20, 16 << 20],
         w2_children: 8,
-        w2_lines: 10_000,
+        w2_lines: [10_000, 2_000, 10_000],
         w3_spawns: 100,
         w4_children: [200, 500],
         w5_children: 100,
@@ -172,7 +196,8 @@ impl Sizes {
     };
 }
 
-/// One measured thing: a workload with its parameters (W4 has two).
+/// One measured thing: a workload with its parameters (W4 has two sizes, W1 and W2 two child
+/// kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Case {
     pub workload: Workload,
@@ -180,31 +205,65 @@ pub struct Case {
     pub n: u64,
     /// W2: lines per stream; W5: milliseconds; else 0.
     pub m: u64,
+    /// W1, W2: how the children write.
+    pub kind: Option<ChildKind>,
 }
 
 impl Case {
-    pub fn all(sizes: &Sizes) -> Vec<Case> {
-        let case = |workload, n, m| Case { workload, n, m };
-        vec![
-            case(Workload::W1, sizes.w1_bytes, 0),
-            case(Workload::W2, sizes.w2_children, sizes.w2_lines),
+    /// Every case of a run: W1 and W2 once per child kind in `kinds`.
+    pub fn all(sizes: &Sizes, kinds: &[ChildKind]) -> Vec<Case> {
+        let case = |workload, n, m| Case {
+            workload,
+            n,
+            m,
+            kind: None,
+        };
+        let mut cases = Vec::new();
+        for &kind in kinds {
+            cases.push(Case {
+                kind: Some(kind),
+                ..case(Workload::W1, sizes.w1_bytes[kind as usize], 0)
+            });
+        }
+        for &kind in kinds {
+            cases.push(Case {
+                kind: Some(kind),
+                ..case(
+                    Workload::W2,
+                    sizes.w2_children,
+                    sizes.w2_lines[kind as usize],
+                )
+            });
+        }
+        cases.extend([
             case(Workload::W3, sizes.w3_spawns, 0),
             case(Workload::W4, sizes.w4_children[0], 0),
             case(Workload::W4, sizes.w4_children[1], 0),
             case(Workload::W5, sizes.w5_children, sizes.w5_ms),
             case(Workload::W6, sizes.w6_rounds, 0),
-        ]
+        ]);
+        cases
+    }
+
+    /// The peers of this case: `extra` adds tokio with an 8 KiB `BufReader` to W1.
+    pub fn peers(&self, extra: bool) -> Vec<PeerKind> {
+        let mut peers = self.workload.peers().to_vec();
+        if extra && self.workload == Workload::W1 {
+            peers.splice(2..2, [PeerKind::Tokio8k, PeerKind::TokioMt8k]);
+        }
+        peers
     }
 
     /// What is measured, for humans.
     pub fn describe(&self) -> String {
+        let kind = self.kind.map_or("", ChildKind::label);
         match self.workload {
             Workload::W1 => format!(
-                "1 child, {} in 64-byte lines on stdout",
+                "1 {kind}, {} in 64-byte lines on stdout",
                 human_bytes(self.n)
             ),
             Workload::W2 => format!(
-                "{} children x {} lines on stdout and on stderr ({} lines)",
+                "{} children x {} 64-byte lines on stdout and on stderr ({} lines), each a {kind}",
                 self.n,
                 thousands(self.m),
                 thousands(self.n * self.m * 2)
@@ -230,30 +289,27 @@ impl Case {
     }
 
     pub fn label(&self) -> String {
-        match self.workload {
-            Workload::W4 => format!("W4 scale ({})", thousands(self.n)),
-            w => format!("{w} {}", w.title()),
+        match (self.workload, self.kind) {
+            (Workload::W4, _) => format!("W4 scale ({})", thousands(self.n)),
+            (w, Some(ChildKind::BufWriter)) => format!("{w} {}, BufWriter", w.title()),
+            (w, Some(ChildKind::Line)) => format!("{w} {}, line-buffered", w.title()),
+            (w, Some(ChildKind::Blocks)) => format!("{w} {}, 64,000-byte blocks", w.title()),
+            (w, None) => format!("{w} {}", w.title()),
         }
     }
 
     /// The figures shown for this case: (key, unit, better).
     pub fn metrics(&self) -> &'static [Metric] {
         match self.workload {
-            Workload::W1 => &[
-                Metric {
-                    key: "mib_s",
-                    unit: "MiB/s",
-                    higher_is_better: true,
-                },
-                PARENT_CPU,
-            ],
+            Workload::W1 => &[WALL, PARENT_CPU],
             Workload::W2 => &[
-                Metric {
-                    key: "mlines_s",
-                    unit: "M lines/s",
-                    higher_is_better: true,
-                },
+                WALL,
                 PARENT_CPU,
+                Metric {
+                    key: "hwm_mib",
+                    unit: "MiB peak RSS",
+                    higher_is_better: false,
+                },
             ],
             Workload::W3 => &[Metric {
                 key: "spawns_s",
@@ -261,6 +317,11 @@ impl Case {
                 higher_is_better: true,
             }],
             Workload::W4 => &[
+                Metric {
+                    key: "spawn_secs",
+                    unit: "s until all spawned",
+                    higher_is_better: false,
+                },
                 Metric {
                     key: "kib_per_child",
                     unit: "KiB RSS/child",
@@ -293,6 +354,13 @@ impl Case {
     }
 }
 
+/// Wall time from the first spawn until every child is reaped and every line counted.
+const WALL: Metric = Metric {
+    key: "secs",
+    unit: "s wall",
+    higher_is_better: false,
+};
+
 /// The parent's own CPU time (user + system, all its threads): what reading costs, apart from
 /// how the scheduler shared the cores.
 const PARENT_CPU: Metric = Metric {
@@ -307,22 +375,6 @@ pub struct Metric {
     pub key: &'static str,
     pub unit: &'static str,
     pub higher_is_better: bool,
-}
-
-/// Expected bytes of `lines N` on one stream: `"out <i>\n"` for `i` in `0..n`.
-pub fn lines_bytes(n: u64) -> u64 {
-    let mut total = 0;
-    let mut start = 0u64;
-    let mut digits = 1;
-    let mut next = 10u64;
-    while start < n {
-        let end = next.min(n);
-        total += (end - start) * (5 + digits);
-        start = end;
-        digits += 1;
-        next = next.saturating_mul(10);
-    }
-    total
 }
 
 pub fn thousands(n: u64) -> String {
@@ -350,18 +402,6 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_bytes_matches_the_test_child_format() {
-        let direct = |n: u64| {
-            (0..n)
-                .map(|i| format!("out {i}\n").len() as u64)
-                .sum::<u64>()
-        };
-        for n in [0, 1, 9, 10, 11, 99, 100, 1234, 100_000] {
-            assert_eq!(lines_bytes(n), direct(n), "n = {n}");
-        }
-    }
 
     #[test]
     fn thousands_separators() {

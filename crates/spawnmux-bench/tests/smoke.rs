@@ -37,8 +37,10 @@ fn quick_run_verifies_every_workload_and_writes_the_report() {
         output.status
     );
     for label in [
-        "W1 throughput",
-        "W2 fan-in",
+        "W1 throughput, BufWriter",
+        "W1 throughput, line-buffered",
+        "W2 fan-in, BufWriter",
+        "W2 fan-in, line-buffered",
         "W3 spawn rate",
         "W4 scale (200)",
         "W4 scale (500)",
@@ -55,7 +57,12 @@ fn quick_run_verifies_every_workload_and_writes_the_report() {
     }
     assert!(stdout.contains("every run verified"), "{stdout}");
     let md = std::fs::read_to_string(out.join("BENCHMARKS.md")).expect("BENCHMARKS.md");
-    assert!(md.contains("| W1 throughput | MiB/s"), "{md}");
+    assert!(md.contains("| W1 throughput, BufWriter | s wall"), "{md}");
+    assert!(
+        md.contains("baseline: raw read, pipe grown to 1 MiB"),
+        "{md}"
+    );
+    assert!(md.contains("## Goals of issue 12"), "{md}");
     assert!(md.contains("| W6 latency | µs p99"), "{md}");
     assert!(md.contains("docs/benchmarks.svg"), "{md}");
     let svg = std::fs::read_to_string(out.join("docs/benchmarks.svg")).expect("svg");
@@ -115,5 +122,56 @@ fn runner_workload_runs_spawnmux_on_a_tiny_size_with_no_broken_line() {
         md.contains("| concurrently 9 | absent: not run (--no-peers)"),
         "{md}"
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn children_write_exactly_their_64_byte_lines() {
+    for kind in ["bufwriter", "line", "blocks"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_spawnmux-bench"))
+            .args(["--child", kind, "1500", "both"])
+            .output()
+            .expect("run the child");
+        assert!(output.status.success(), "{kind}: {}", output.status);
+        for stream in [&output.stdout, &output.stderr] {
+            assert_eq!(stream.len(), 1500 * 64, "{kind}");
+            let lines: Vec<&[u8]> = stream.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(lines.len(), 1500, "{kind}");
+            assert!(lines.iter().all(|l| l.len() == 64), "{kind}");
+            assert!(lines[1499].starts_with(b"line 000000001499 "), "{kind}");
+        }
+    }
+}
+
+#[test]
+fn cost_model_runs_on_small_sizes_and_draws_the_chart() {
+    let out = std::env::temp_dir().join(format!("spawnmux-bench-cost-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Command::new(env!("CARGO_BIN_EXE_spawnmux-bench"))
+        .args([
+            "cost",
+            "--quick",
+            "--sizes",
+            "5,20",
+            "--peers",
+            "spawnmux,tokio",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--testchild")
+        .arg(testchild())
+        .output()
+        .expect("run spawnmux-bench cost");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("| 20 |"), "{stdout}");
+    assert!(stdout.contains("| W2 | spawnmux |"), "{stdout}");
+    let svg = std::fs::read_to_string(out.join("docs/rss-children.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
     let _ = std::fs::remove_dir_all(&out);
 }

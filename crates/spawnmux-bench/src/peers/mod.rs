@@ -14,7 +14,7 @@ use crate::common::{Job, Tally};
 
 pub use self::async_process::AsyncProcessPeer;
 pub use self::spawnmux::SpawnmuxPeer;
-pub use self::threads::{raw_read, std_output, ThreadsPeer};
+pub use self::threads::{raw_read, raw_read_grown, std_output, ThreadsPeer};
 pub use self::tokio::TokioPeer;
 
 /// Read buffer per stream for every peer: the same 64 KiB spawnmux reads at a time (a

@@ -1,5 +1,6 @@
 //! (d) `std::process` with two reader threads per child (`BufReader::read_until`), and the
-//! baselines: (e) a raw 64 KiB read loop on one pipe, and a bare `Command::output()`.
+//! baselines: (e) a raw 64 KiB read loop on one pipe, the same on a pipe grown to 1 MiB, and a
+//! bare `Command::output()`.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -104,9 +105,21 @@ impl Peer for ThreadsPeer {
     }
 }
 
-/// (e) The physical limit: one child's stdout read 64 KiB at a time, newlines counted, no
-/// framing (stderr goes to /dev/null).
+/// (e) A plain blocking read loop: one child's stdout read `BUF` (64 KiB) at a time, newlines
+/// counted, no framing (stderr goes to /dev/null).
 pub fn raw_read(exe: &Path, job: &Job) -> io::Result<Tally> {
+    raw_loop(exe, job, false)
+}
+
+/// (e') The same loop on a pipe grown with `F_SETPIPE_SZ` right after the spawn, to 1 MiB or
+/// `/proc/sys/fs/pipe-max-size` if smaller, reading as much as the pipe holds: the limit a
+/// reader can reach on Linux. Fails if the kernel refuses the growth (the baseline would be
+/// meaningless). Elsewhere the same as `raw_read`.
+pub fn raw_read_grown(exe: &Path, job: &Job) -> io::Result<Tally> {
+    raw_loop(exe, job, true)
+}
+
+fn raw_loop(exe: &Path, job: &Job, grow: bool) -> io::Result<Tally> {
     let mut child = Command::new(exe)
         .args(&job.args)
         .stdin(std_stdin(job)?)
@@ -114,7 +127,8 @@ pub fn raw_read(exe: &Path, job: &Job) -> io::Result<Tally> {
         .stderr(Stdio::null())
         .spawn()?;
     let mut out = child.stdout.take().ok_or_else(|| missing("stdout"))?;
-    let mut buf = vec![0u8; BUF];
+    let size = if grow { grow_pipe(&out)? } else { BUF };
+    let mut buf = vec![0u8; size];
     let mut tally = Tally::default();
     let mut tail = false;
     loop {
@@ -131,6 +145,24 @@ pub fn raw_read(exe: &Path, job: &Job) -> io::Result<Tally> {
     tally.partial[OUT] = u64::from(tail);
     tally.exit_ok = child.wait()?.success();
     Ok(tally)
+}
+
+/// The size `raw_read_grown` asks for: 1 MiB, or less if `pipe-max-size` says so.
+pub const GROWN: usize = 1 << 20;
+
+/// Grows the pipe to [`GROWN`] (or `pipe-max-size`); returns its new size.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn grow_pipe(fd: &impl std::os::fd::AsFd) -> io::Result<usize> {
+    let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(GROWN);
+    Ok(rustix::pipe::fcntl_setpipe_size(fd, GROWN.min(max))?)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn grow_pipe(_fd: &impl std::os::fd::AsFd) -> io::Result<usize> {
+    Ok(BUF)
 }
 
 /// A bare `std::process::Command::output()`: spawn, capture both streams, reap; lines

@@ -1,5 +1,7 @@
 //! (b) `tokio::process` on a current-thread runtime: a task per stream reading with
-//! `BufReader::read_until`.
+//! `BufReader::read_until` (64 KiB, like every peer; 8 KiB, `BufReader`'s default, for the
+//! `tokio-8k` and `tokio-mt-8k` peers of `--discrepancy`; the latter on a multi-thread runtime
+//! with 2 workers).
 
 use std::io;
 use std::path::Path;
@@ -9,25 +11,34 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::runtime::Runtime;
 
-use super::{check_echo, missing, ping, std_stdin, Peer, BUF};
+use super::{check_echo, missing, ping, std_stdin, Peer};
 use crate::common::{Job, Tally, ERR, OUT};
 
 pub struct TokioPeer {
     rt: Runtime,
+    /// The `BufReader`'s capacity per stream.
+    buf: usize,
 }
 
 impl TokioPeer {
-    pub fn new() -> io::Result<TokioPeer> {
-        Ok(TokioPeer {
-            rt: tokio::runtime::Builder::new_current_thread()
+    /// `workers`: `None` for a current-thread runtime, else a multi-thread runtime with that
+    /// many worker threads.
+    pub fn new(buf: usize, workers: Option<usize>) -> io::Result<TokioPeer> {
+        let rt = match workers {
+            None => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
-        })
+            Some(n) => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build()?,
+        };
+        Ok(TokioPeer { rt, buf })
     }
 }
 
-async fn count(stream: usize, reader: impl AsyncRead + Unpin) -> io::Result<Tally> {
-    let mut reader = BufReader::with_capacity(BUF, reader);
+async fn count(stream: usize, reader: impl AsyncRead + Unpin, buf: usize) -> io::Result<Tally> {
+    let mut reader = BufReader::with_capacity(buf, reader);
     let mut tally = Tally::default();
     let mut line = Vec::with_capacity(256);
     loop {
@@ -61,8 +72,8 @@ impl Peer for TokioPeer {
                     .spawn()?;
                 let out = child.stdout.take().ok_or_else(|| missing("stdout"))?;
                 let err = child.stderr.take().ok_or_else(|| missing("stderr"))?;
-                let out = tokio::spawn(count(OUT, out));
-                let err = tokio::spawn(count(ERR, err));
+                let out = tokio::spawn(count(OUT, out, self.buf));
+                let err = tokio::spawn(count(ERR, err, self.buf));
                 running.push((child, out, err));
             }
             spawned();
@@ -92,7 +103,7 @@ impl Peer for TokioPeer {
                 .spawn()?;
             let mut stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
             let stdout = child.stdout.take().ok_or_else(|| missing("stdout"))?;
-            let mut reader = BufReader::with_capacity(BUF, stdout);
+            let mut reader = BufReader::with_capacity(self.buf, stdout);
             let mut times = Vec::with_capacity(rounds);
             let mut line = Vec::new();
             let mut back = Vec::new();
