@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod duration;
 mod load;
+mod manual;
 mod os;
 mod output;
 mod record;
@@ -36,6 +37,18 @@ pub fn run() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        cli::Cmd::Completions(args) => print(&manual::completions(args.shell)),
+        cli::Cmd::Man(args) => match manual::man(args.subcommand.as_deref()) {
+            Ok(page) => print(&page),
+            Err(known) => {
+                let (asked, known) = (args.subcommand.unwrap_or_default(), known.join(", "));
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "spawnmux: no subcommand `{asked}` (pages: {known})"
+                );
+                return ExitCode::from(2);
+            }
+        },
         cli::Cmd::Demo(args) => demo::run(&args),
         cli::Cmd::DemoChild(args) => demo::child(&args),
     };
@@ -53,4 +66,12 @@ pub fn run() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Writes `bytes` (a completion script, a man page) to stdout.
+fn print(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
