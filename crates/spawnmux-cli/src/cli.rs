@@ -1,5 +1,5 @@
-//! Command-line arguments (clap): the raw input of `spawnmux run` and `spawnmux demo` (and of
-//! `completions` and `man`, which print what `manual.rs` generates from these). Values
+//! Command-line arguments (clap): the raw input of `spawnmux run` (and `check`, which takes the
+//! same arguments) and `spawnmux demo` (and of `completions` and `man`, which print what `manual.rs` generates from these). Values
 //! that a config file can give too (the watch flags' durations and modes) stay text here, so
 //! that `load/validate.rs` reads flag and key the same way; `load/` turns these into the plan.
 
@@ -26,6 +26,19 @@ pub(crate) enum Cmd {
     /// exists), or the commands given after `--`; merge their output into one log.
     #[command(after_help = crate::manual::RUN_EXAMPLES)]
     Run(Box<RunArgs>),
+    /// Check spawnmux.toml (or -c FILE), a Procfile (-f) or the commands after `--` and print
+    /// the plan: each helper's settings, the start and stop order, watch mode; environment
+    /// variables by name only. Nothing is started. Takes the arguments of `run`.
+    #[command(
+        after_help = crate::manual::CHECK_EXAMPLES,
+        mut_arg("format", |a| a
+            .help("Output format: text, or json (one object) for scripts")
+            .hide_possible_values(true)),
+        mut_arg("color", |a| a.hide(true)),
+        mut_arg("no_timestamps", |a| a.hide(true)),
+        mut_arg("keep_ansi", |a| a.hide(true))
+    )]
+    Check(Box<RunArgs>),
     /// Print the completion script for a shell (to be saved where the shell looks for it).
     #[command(after_help = crate::manual::COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),

@@ -2,6 +2,7 @@
 //! the library exists so that the binary stays thin and the fuzz targets in `fuzz/` can reach
 //! the loaders (`__fuzz`). Not a public API.
 
+mod check;
 mod cli;
 mod demo;
 mod duration;
@@ -37,6 +38,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        cli::Cmd::Check(args) => check::run(&args),
         cli::Cmd::Completions(args) => print(&manual::completions(args.shell)),
         cli::Cmd::Man(args) => match manual::man(args.subcommand.as_deref()) {
             Ok(page) => print(&page),

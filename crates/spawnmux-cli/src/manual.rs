@@ -1,5 +1,5 @@
 //! What the binary says about itself beyond the help clap writes: the examples shown after
-//! `--help` of `run`, shell completion scripts (`spawnmux completions SHELL`,
+//! `--help` of `run` and `check`, shell completion scripts (`spawnmux completions SHELL`,
 //! clap_complete) and man pages (`spawnmux man [SUBCOMMAND]`, clap_mangen), both generated
 //! from the same clap definition as the parser, so they never disagree with it.
 
@@ -18,7 +18,19 @@ Examples:
   spawnmux run --format json | jq .             one JSON record per line
   spawnmux run --watch src --on-change 'make' --restart-on-change web
 
-Configuration keys: docs/config.md.";
+Configuration keys: docs/config.md. `spawnmux check` with the same arguments prints the\nplan without starting anything.";
+
+/// Shown after `spawnmux check --help`.
+pub(crate) const CHECK_EXAMPLES: &str = "\
+Examples:
+  spawnmux check                                is spawnmux.toml (or ./Procfile) valid?
+  spawnmux check -c dev.toml --only web         the plan of `spawnmux run -c dev.toml --only web`
+  spawnmux check --format json | jq .start_order
+  spawnmux check -- 'npx vite' 'npx tsc -w'     the names ad-hoc commands would get
+
+`check` takes the arguments of `run` (the log's --color, --no-timestamps and --keep-ansi are
+accepted and ignored). Exit status: 0 when the plan is valid, 2 with the error otherwise.
+Environment variables are shown by name, never their values.";
 
 /// Shown after `spawnmux completions --help`.
 pub(crate) const COMPLETIONS_EXAMPLES: &str = "\

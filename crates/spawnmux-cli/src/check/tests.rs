@@ -1,0 +1,144 @@
+//! `spawnmux check`'s order and renderings, on plans built by hand.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+use crate::spec::{Condition, Restart, RunSpec};
+
+fn helper(name: &str, deps: &[&str]) -> HelperSpec {
+    let mut h = HelperSpec::new(name, Program::Shell(format!("run {name}")));
+    h.depends_on = deps.iter().map(|d| d.to_string()).collect();
+    h
+}
+
+fn plan(helpers: Vec<HelperSpec>) -> RunSpec {
+    RunSpec {
+        helpers,
+        origin: "spawnmux.toml".into(),
+        watch: None,
+        notes: Vec::new(),
+    }
+}
+
+fn names(spec: &RunSpec, stages: Vec<Vec<usize>>) -> Vec<Vec<&str>> {
+    let name = |h: usize| spec.helpers[h].name.as_str();
+    stages
+        .into_iter()
+        .map(|s| s.into_iter().map(name).collect())
+        .collect()
+}
+
+/// A diamond (web on api and cache, both on db), a helper on its own, and one declared
+/// before what it depends on.
+fn diamond() -> RunSpec {
+    plan(vec![
+        helper("web", &["api", "cache"]),
+        helper("api", &["db"]),
+        helper("alone", &[]),
+        helper("cache", &["db"]),
+        helper("db", &[]),
+        helper("late", &["web", "db"]),
+    ])
+}
+
+#[test]
+fn start_stages_follow_the_longest_dependency_chain() {
+    let spec = diamond();
+    assert_eq!(
+        names(&spec, start_stages(&spec.helpers)),
+        [
+            vec!["alone", "db"],
+            vec!["api", "cache"],
+            vec!["web"],
+            vec!["late"]
+        ]
+    );
+}
+
+#[test]
+fn stop_stages_put_dependents_first() {
+    let spec = diamond();
+    assert_eq!(
+        names(&spec, stop_stages(&spec.helpers)),
+        [
+            vec!["alone", "late"],
+            vec!["web"],
+            vec!["api", "cache"],
+            vec!["db"]
+        ]
+    );
+    assert!(start_stages(&[]).is_empty());
+}
+
+#[test]
+fn text_names_conditions_and_never_shows_values() {
+    let mut db = helper("db", &[]);
+    db.env = BTreeMap::from([("PGPASSWORD".to_string(), "s3cret".to_string())]);
+    db.restart = Restart::OnFailure;
+    db.max_restarts = Some(2);
+    let mut web = helper("web", &["db", "migrate"]);
+    web.conditions
+        .insert("migrate".into(), Condition::CompletedSuccessfully);
+    web.ready_line = Some("listening".into());
+    web.ready_timeout = Duration::from_secs(90);
+    let spec = plan(vec![db, helper("migrate", &["db"]), web]);
+    let text = text::plan(&spec, Options::default());
+    assert!(!text.contains("s3cret"), "{text}");
+    for want in [
+        "spawnmux.toml: valid, 3 helpers\n",
+        "\ndb\n  shell          run db  (through the shell)\n",
+        "  restart        on-failure, at most 2 times\n",
+        "  environment    PGPASSWORD  (values not shown)\n",
+        "  ready          once a line contains \"listening\" (within 1m 30s)\n",
+        "  depends on     db (ready), migrate (completed_successfully)\n",
+        "  1  db             at once\n",
+        "  2  migrate        once db is ready\n",
+        "  3  web            once db is ready and migrate has completed successfully\n",
+        "  1  web\n  2  migrate\n  3  db\n",
+    ] {
+        assert!(text.contains(want), "want {want:?} in\n{text}");
+    }
+    let options = Options {
+        kill_others: false,
+        kill_others_on_fail: true,
+    };
+    let text = text::plan(&spec, options);
+    assert!(text.contains("on exit        a failure stops every helper (--kill-others-on-fail)"));
+}
+
+#[test]
+fn json_has_every_setting_and_only_env_names() {
+    let mut db = helper("db", &[]);
+    db.env = BTreeMap::from([("TOKEN".to_string(), "s3cret".to_string())]);
+    let mut web = helper("web", &["db"]);
+    web.program = Program::Argv(vec!["node".into(), "s.js".into()]);
+    web.conditions.insert("db".into(), Condition::Started);
+    let spec = plan(vec![db, web]);
+    let v = json::plan(&spec, Options::default());
+    assert!(!v.to_string().contains("s3cret"));
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["helpers"][0]["env"], serde_json::json!(["TOKEN"]));
+    assert_eq!(v["helpers"][0]["command"]["shell"], "run db");
+    assert_eq!(v["helpers"][0]["ready"], serde_json::Value::Null);
+    assert_eq!(v["helpers"][0]["stop_timeout_ms"], 5000);
+    assert_eq!(
+        v["helpers"][1]["command"]["argv"],
+        serde_json::json!(["node", "s.js"])
+    );
+    assert_eq!(v["helpers"][1]["depends_on"]["db"], "started");
+    assert_eq!(v["start_order"], serde_json::json!([["db"], ["web"]]));
+    assert_eq!(v["stop_order"], serde_json::json!([["web"], ["db"]]));
+    assert_eq!(v["watch"], serde_json::Value::Null);
+}
+
+#[test]
+fn argv_words_are_quoted_only_when_they_need_it() {
+    let argv = |w: &[&str]| Program::Argv(w.iter().map(|s| s.to_string()).collect());
+    assert_eq!(command_line(&argv(&["npx", "vite"])), "npx vite");
+    assert_eq!(
+        command_line(&argv(&["node", "a b", ""])),
+        "node \"a b\" \"\""
+    );
+    assert_eq!(command_line(&Program::Shell("a | b".into())), "a | b");
+}
