@@ -109,8 +109,11 @@ pub(crate) struct HelperSpec {
     pub(crate) program: Program,
     /// Working directory, already resolved against the config file's directory.
     pub(crate) cwd: Option<PathBuf>,
-    /// Extra environment (on top of spawnmux's own environment).
+    /// Extra environment (on top of spawnmux's own environment): the helper's `env`, over the
+    /// `-e` files' variables, over its `env_file`s' (already read).
     pub(crate) env: BTreeMap<String, String>,
+    /// Its `env_file`s, resolved (for `spawnmux check`; their variables are in `env`).
+    pub(crate) env_files: Vec<PathBuf>,
     pub(crate) restart: Restart,
     /// Restarts allowed before giving up on the helper (None: unlimited).
     pub(crate) max_restarts: Option<u32>,
@@ -261,6 +264,7 @@ impl HelperSpec {
             program,
             cwd: None,
             env: BTreeMap::new(),
+            env_files: Vec::new(),
             restart: Restart::Never,
             max_restarts: None,
             stop_signal: SIGTERM,

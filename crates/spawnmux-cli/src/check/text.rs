@@ -92,6 +92,14 @@ fn helper(out: &mut String, indent: &str, h: &HelperSpec, build: bool) {
             keys.join(", ") + "  (values not shown)",
         );
     }
+    if !h.env_files.is_empty() {
+        let files: Vec<String> = h
+            .env_files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        line(out, indent, "env files", files.join(", "));
+    }
     if !h.color {
         line(out, indent, "color", "off (no FORCE_COLOR)");
     }

@@ -58,6 +58,7 @@ struct RawHelper {
     cwd: Option<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    env_file: Option<Spanned<toml::Value>>,
     restart: Option<Spanned<String>>,
     max_restarts: Option<Spanned<u32>>,
     stop_signal: Option<Spanned<toml::Value>>,
@@ -185,6 +186,9 @@ fn lower_helper(
     let mut draft = HelperDraft::new(Kind::Helper, name, program);
     draft.cwd = h.cwd.as_ref().map(field);
     draft.env = h.env.clone();
+    if let Some(files) = &h.env_file {
+        draft.env_files = env_files(origin, &draft.name.value, files)?;
+    }
     draft.restart = h.restart.as_ref().map(field);
     draft.max_restarts = h.max_restarts.as_ref().map(|m| *m.get_ref());
     draft.stop_signal = h.stop_signal.as_ref().map(field);
@@ -199,6 +203,27 @@ fn lower_helper(
     let checks = lower_checks(origin, &draft.name.value, h)?;
     draft.checks = checks;
     Ok(draft)
+}
+
+/// `env_file`: a path or a list of paths, each with its span (a list's items share the
+/// list's).
+fn env_files(
+    origin: &Origin,
+    name: &str,
+    raw: &Spanned<toml::Value>,
+) -> Result<Vec<Field<String>>, LoadError> {
+    let at = At::Span(raw.span());
+    let paths = match raw.get_ref() {
+        toml::Value::String(path) => Some(vec![path.clone()]),
+        toml::Value::Array(items) => items.iter().map(|i| i.as_str().map(String::from)).collect(),
+        _ => None,
+    };
+    let problem = format!("`env_file` of helper `{name}` must be a path or a list of paths");
+    let paths = paths.ok_or_else(|| origin.error(&at, problem))?;
+    Ok(paths
+        .into_iter()
+        .map(|p| Field::new(p, at.clone()))
+        .collect())
 }
 
 /// The readiness and liveness keys, as written.

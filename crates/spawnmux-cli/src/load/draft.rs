@@ -86,6 +86,8 @@ pub(crate) struct HelperDraft {
     pub(crate) program: Program,
     pub(crate) cwd: Option<Field<String>>,
     pub(crate) env: BTreeMap<String, String>,
+    /// `env_file`: paths as written, relative to the config file's directory.
+    pub(crate) env_files: Vec<Field<String>>,
     pub(crate) restart: Option<Field<String>>,
     pub(crate) max_restarts: Option<u32>,
     /// A name or a number, as TOML gives it (only spawnmux.toml has the key).
@@ -142,6 +144,7 @@ impl HelperDraft {
             program,
             cwd: None,
             env: BTreeMap::new(),
+            env_files: Vec::new(),
             restart: None,
             max_restarts: None,
             stop_signal: None,

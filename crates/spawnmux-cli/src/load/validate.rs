@@ -12,6 +12,7 @@ use super::error::{At, LoadError, Origin};
 use crate::spec::{check_name, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
 
 mod checks;
+mod files;
 
 /// The plan, or the first problem of the draft.
 pub(crate) fn plan(draft: &Draft) -> Result<RunSpec, LoadError> {
@@ -73,6 +74,7 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.cwd = Some(existing_dir(origin, base, cwd, &key(h, "cwd"))?);
     }
     spec.env = h.env.clone();
+    files::env_files(origin, base, h, &mut spec)?;
     if let Some(r) = &h.restart {
         let modes = [
             ("never", Restart::Never),

@@ -5,5 +5,6 @@
 mod args;
 mod checks;
 mod config;
+mod files;
 mod flow;
 mod procfile;
