@@ -101,6 +101,23 @@ pub(crate) enum Restart {
     Always,
 }
 
+/// `backoff`: the restart policy waits `initial` before the first restart, then twice as long
+/// before each next one, up to `max` (`0 < initial <= max`). A helper that stayed up 10 s
+/// starts from `initial` again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    pub(crate) initial: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Backoff {
+    /// Without `backoff`: 1 s, doubling up to 30 s.
+    pub(crate) const DEFAULT: Backoff = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+    };
+}
+
 /// One helper process.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct HelperSpec {
@@ -117,6 +134,8 @@ pub(crate) struct HelperSpec {
     pub(crate) restart: Restart,
     /// Restarts allowed before giving up on the helper (None: unlimited).
     pub(crate) max_restarts: Option<u32>,
+    /// The delay before each restart of the restart policy.
+    pub(crate) backoff: Backoff,
     /// Unix signal number sent first when stopping (default SIGTERM); ignored on Windows
     /// (Ctrl+Break, then the job object).
     pub(crate) stop_signal: i32,
@@ -267,6 +286,7 @@ impl HelperSpec {
             env_files: Vec::new(),
             restart: Restart::Never,
             max_restarts: None,
+            backoff: Backoff::DEFAULT,
             stop_signal: SIGTERM,
             stop_timeout: Duration::from_secs(5),
             ready_line: None,

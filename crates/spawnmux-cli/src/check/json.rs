@@ -44,6 +44,7 @@ fn helper(h: &HelperSpec) -> Value {
         "env": h.env.keys().collect::<Vec<_>>(),
         "restart": super::restart(h.restart),
         "max_restarts": h.max_restarts,
+        "backoff": { "initial_ms": ms(h.backoff.initial), "max_ms": ms(h.backoff.max) },
         "stop_signal": h.stop_signal,
         "stop_timeout_ms": ms(h.stop_timeout),
         "ready": ready(h),

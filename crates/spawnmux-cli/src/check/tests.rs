@@ -88,7 +88,7 @@ fn text_names_conditions_and_never_shows_values() {
     for want in [
         "spawnmux.toml: valid, 3 helpers\n",
         "\ndb\n  shell          run db  (through the shell)\n",
-        "  restart        on-failure, at most 2 times\n",
+        "  restart        on-failure, at most 2 times; after 1s, doubling up to 30s\n",
         "  environment    PGPASSWORD  (values not shown)\n",
         "  ready          once a line contains \"listening\" (within 1m 30s)\n",
         "  depends on     db (ready), migrate (completed_successfully)\n",

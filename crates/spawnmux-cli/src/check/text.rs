@@ -131,11 +131,13 @@ fn relations(out: &mut String, indent: &str, h: &HelperSpec) {
 
 fn restart(h: &HelperSpec) -> String {
     let policy = super::restart(h.restart);
-    match (h.restart, h.max_restarts) {
-        (Restart::Never, _) => policy.to_string(),
-        (_, Some(n)) => format!("{policy}, at most {n} times"),
-        (_, None) => policy.to_string(),
-    }
+    let at_most = match (h.restart, h.max_restarts) {
+        (Restart::Never, _) => return policy.to_string(),
+        (_, Some(n)) => format!(", at most {n} times"),
+        (_, None) => String::new(),
+    };
+    let (initial, max) = (dur(h.backoff.initial), dur(h.backoff.max));
+    format!("{policy}{at_most}; after {initial}, doubling up to {max}")
 }
 
 fn ready(h: &HelperSpec) -> String {

@@ -11,7 +11,7 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use super::draft::{CheckDraft, TargetDraft};
+use super::draft::{BackoffDraft, CheckDraft, TargetDraft};
 use super::draft::{ChecksDraft, Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
 use super::error::{At, LoadError, Origin};
 use crate::spec::Program;
@@ -61,6 +61,7 @@ struct RawHelper {
     env_file: Option<Spanned<toml::Value>>,
     restart: Option<Spanned<String>>,
     max_restarts: Option<Spanned<u32>>,
+    backoff: Option<Spanned<RawBackoff>>,
     stop_signal: Option<Spanned<toml::Value>>,
     stop_timeout: Option<Spanned<String>>,
     ready_line: Option<String>,
@@ -80,6 +81,14 @@ struct RawHelper {
     alive_exec: Option<Spanned<toml::Value>>,
     alive_interval: Option<Spanned<String>>,
     alive_failures: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+/// `backoff = { initial = "1s", max = "30s" }`.
+struct RawBackoff {
+    initial: Option<Spanned<String>>,
+    max: Option<Spanned<String>>,
 }
 
 /// `depends_on`: a list of names, or a table of `name = "condition"` (conditions as written).
@@ -191,6 +200,11 @@ fn lower_helper(
     }
     draft.restart = h.restart.as_ref().map(field);
     draft.max_restarts = h.max_restarts.as_ref().map(|m| *m.get_ref());
+    draft.backoff = h.backoff.as_ref().map(|b| BackoffDraft {
+        at: At::Span(b.span()),
+        initial: b.get_ref().initial.as_ref().map(field),
+        max: b.get_ref().max.as_ref().map(field),
+    });
     draft.stop_signal = h.stop_signal.as_ref().map(field);
     draft.stop_timeout = h.stop_timeout.as_ref().map(field);
     draft.ready_line = h.ready_line.clone();

@@ -90,6 +90,7 @@ pub(crate) struct HelperDraft {
     pub(crate) env_files: Vec<Field<String>>,
     pub(crate) restart: Option<Field<String>>,
     pub(crate) max_restarts: Option<u32>,
+    pub(crate) backoff: Option<BackoffDraft>,
     /// A name or a number, as TOML gives it (only spawnmux.toml has the key).
     pub(crate) stop_signal: Option<Field<toml::Value>>,
     pub(crate) stop_timeout: Option<Field<String>>,
@@ -101,6 +102,15 @@ pub(crate) struct HelperDraft {
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
     pub(crate) restart_with: Vec<Field<String>>,
     pub(crate) checks: ChecksDraft,
+}
+
+/// `backoff = { initial, max }` as written (only spawnmux.toml has it).
+#[derive(Debug, Clone)]
+pub(crate) struct BackoffDraft {
+    /// The table.
+    pub(crate) at: At,
+    pub(crate) initial: Option<Field<String>>,
+    pub(crate) max: Option<Field<String>>,
 }
 
 /// The readiness and liveness checks of a helper, as written (only spawnmux.toml has them).
@@ -147,6 +157,7 @@ impl HelperDraft {
             env_files: Vec::new(),
             restart: None,
             max_restarts: None,
+            backoff: None,
             stop_signal: None,
             stop_timeout: None,
             ready_line: None,

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::draft::{Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
+use super::draft::{BackoffDraft, Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
 use super::error::{At, LoadError, Origin};
-use crate::spec::{check_name, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
+use crate::spec::{check_name, Backoff, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
 
 mod checks;
 mod files;
@@ -84,6 +84,9 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.restart = one_of(origin, r, &key(h, "restart"), &modes)?;
     }
     spec.max_restarts = h.max_restarts;
+    if let Some(b) = &h.backoff {
+        spec.backoff = backoff(origin, h, b, spec.restart)?;
+    }
     if let Some(sig) = &h.stop_signal {
         spec.stop_signal = signal_number(&sig.value).ok_or_else(|| {
             let problem = format!("{}: unknown signal {}", key(h, "stop_signal"), sig.value);
@@ -124,6 +127,49 @@ fn existing_dir(
 /// A duration (`crate::duration`'s grammar); `key` names the key or flag.
 fn duration(origin: &Origin, text: &Field<String>, key: &str) -> Result<Duration, LoadError> {
     crate::duration::parse(&text.value).map_err(|e| origin.error(&text.at, format!("{key}: {e}")))
+}
+
+/// `backoff`: only with a restart policy; `initial` more than 0 (default 1s), `max` at least
+/// `initial` (default 30s, or `initial` when that is more).
+fn backoff(
+    origin: &Origin,
+    h: &HelperDraft,
+    b: &BackoffDraft,
+    restart: Restart,
+) -> Result<Backoff, LoadError> {
+    if restart == Restart::Never {
+        let problem = format!(
+            "{} needs `restart` (on-failure or always): it is the delay between restarts",
+            key(h, "backoff")
+        );
+        return Err(origin.error(&b.at, problem));
+    }
+    let mut backoff = Backoff::DEFAULT;
+    if let Some(initial) = &b.initial {
+        backoff.initial = duration(origin, initial, &key(h, "backoff.initial"))?;
+        if backoff.initial.is_zero() {
+            let problem = format!(
+                "{} must be more than 0s, not `{}`",
+                key(h, "backoff.initial"),
+                initial.value
+            );
+            return Err(origin.error(&initial.at, problem));
+        }
+        backoff.max = backoff.max.max(backoff.initial);
+    }
+    if let Some(max) = &b.max {
+        backoff.max = duration(origin, max, &key(h, "backoff.max"))?;
+        if backoff.max < backoff.initial {
+            let problem = format!(
+                "{} must be at least `backoff.initial` ({}), not `{}`",
+                key(h, "backoff.max"),
+                humantime::format_duration(backoff.initial),
+                max.value
+            );
+            return Err(origin.error(&max.at, problem));
+        }
+    }
+    Ok(backoff)
 }
 
 /// More than zero, and only with a line to wait for.

@@ -3,6 +3,7 @@
 //! the source) live here, one module per source; tests of a lowering alone stay beside it.
 
 mod args;
+mod backoff;
 mod checks;
 mod config;
 mod files;
