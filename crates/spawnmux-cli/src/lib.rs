@@ -12,6 +12,7 @@ mod os;
 mod output;
 mod record;
 mod runner;
+mod size;
 mod spec;
 mod supervisor;
 mod watch;

@@ -195,6 +195,13 @@ pub(crate) enum Record {
         shown: String,
     },
     BuildFailed,
+    /// A helper's `log_file` could not be opened or written: it is no longer written (the
+    /// run goes on).
+    LogFileFailed {
+        helper: String,
+        path: String,
+        error: String,
+    },
 }
 
 impl Record {
@@ -220,7 +227,8 @@ impl Record {
             | LeftoversStuck { helper }
             | KillMain { helper }
             | StopBuildForChange { helper }
-            | Requested { helper, .. } => helper,
+            | Requested { helper, .. }
+            | LogFileFailed { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
             StopProgress { .. } => RUN,
             Watch { .. } | ChangeIgnored { .. } | Change { .. } | RebuildLoop { .. } => RUN,
@@ -256,6 +264,7 @@ impl Record {
             Change { .. } => "change",
             RebuildLoop { .. } => "rebuild_loop",
             BuildFailed => "build_failed",
+            LogFileFailed { .. } => "log_file_error",
         }
     }
 
@@ -267,6 +276,7 @@ impl Record {
             CheckTimeout { .. } | NotAlive { .. } => true,
             Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
+            LogFileFailed { .. } => true,
             Exit { warn, .. } | Watch { warn, .. } => *warn,
             KillOthers { code, on_fail, .. } => *on_fail || *code != 0,
             _ => false,
@@ -325,6 +335,12 @@ impl Record {
                 vec![("waiting", waiting.into()), ("then", later.clone().into())]
             }
             Requested { request, .. } => vec![("request", (*request).into())],
+            LogFileFailed { path, error, .. } => {
+                vec![
+                    ("path", path.clone().into()),
+                    ("error", error.clone().into()),
+                ]
+            }
             GotSignal { signal, .. } => vec![("signal", (*signal).into())],
             Change { paths, count, .. } | RebuildLoop { paths, count, .. } => {
                 vec![("paths", paths.clone().into()), ("count", (*count).into())]
@@ -432,6 +448,11 @@ impl Record {
                 running: true,
             } => format!("restarting {helper}: {why}"),
             RestartForChange { helper, why, .. } => format!("starting {helper} again: {why}"),
+            LogFileFailed {
+                helper,
+                path,
+                error,
+            } => format!("{helper}'s log_file {path} failed ({error}): from now on its output is only in this log"),
             CheckTimeout { .. } | NotAlive { .. } | RestartWith { .. } => self.check_message(),
             _ => self.stop_or_watch_message(),
         }

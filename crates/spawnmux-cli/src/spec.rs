@@ -164,6 +164,34 @@ pub(crate) struct HelperSpec {
     pub(crate) alive_check: Option<Check>,
     /// Consecutive failed liveness attempts that restart the helper.
     pub(crate) alive_failures: u32,
+    /// `log_file`: where its raw output is appended too.
+    pub(crate) log_file: Option<LogFile>,
+}
+
+/// `log_file` and `log_max_size`: a helper's output, line by line as it came (stdout and
+/// stderr, no time, name or colour added, its own bytes unchanged), appended to `path`; before
+/// a write would take the file past `max_size` it is renamed `PATH.1` (`PATH.1` to `PATH.2`, …,
+/// [`LogFile::KEEP`] old files kept) and a new one begun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogFile {
+    /// Absolute.
+    pub(crate) path: PathBuf,
+    /// More than 0.
+    pub(crate) max_size: u64,
+}
+
+impl LogFile {
+    /// Default `log_max_size`: 10 MiB.
+    pub(crate) const DEFAULT_MAX_SIZE: u64 = 10 << 20;
+    /// Old files kept: `PATH.1` (the newest) to `PATH.3`.
+    pub(crate) const KEEP: u32 = 3;
+
+    /// `PATH.n`, the `n`th newest old file (from 1).
+    pub(crate) fn old(&self, n: u32) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
 }
 
 /// What a dependency must have done before its dependent starts (`depends_on`).
@@ -299,6 +327,7 @@ impl HelperSpec {
             ready_delay: Duration::ZERO,
             alive_check: None,
             alive_failures: DEFAULT_ALIVE_FAILURES,
+            log_file: None,
         }
     }
 }

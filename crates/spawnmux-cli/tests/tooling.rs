@@ -1,5 +1,6 @@
-//! The commands around `spawnmux run`, end to end: `check`, `completions`, `man`, and the
-//! examples in `--help`. Every platform (Windows under Wine in CI).
+//! Tooling, end to end: `check`, `completions`, `man`, the examples in `--help`, and the files
+//! a helper names (`env_file` reaching the helper, `log_file` and its rotation). Every
+//! platform (Windows under Wine in CI); helpers are the test child, in argv form.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -14,12 +15,13 @@ fn spawnmux(args: &[&str]) -> Output {
 }
 
 fn spawnmux_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spawnmux"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run spawnmux")
+    command(dir, args).output().expect("run spawnmux")
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spawnmux"));
+    c.args(args).current_dir(dir).stdin(Stdio::null());
+    c
 }
 
 /// A fresh directory with `files` written in it (`TC` in their text: the test child, as a
@@ -197,4 +199,185 @@ fn check_takes_procfiles_and_commands_like_run() {
         text.contains("\nvite\n") && text.contains("\ndev\n"),
         "{text}"
     );
+}
+
+// ---- env_file and log_file ----------------------------------------------------------------
+
+/// `spawnmux run --format json` in `dir`, with `env` added to its environment.
+fn run(dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut c = command(dir, &["run", "--format", "json"]);
+    c.envs(env.iter().copied()).output().expect("run spawnmux")
+}
+
+/// The records of `out` (the JSON log).
+fn records(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+/// The lines `helper` wrote to stdout (carriage returns dropped, for Windows).
+fn lines(out: &Output, helper: &str) -> Vec<String> {
+    let line = |r: &Value| {
+        r["line"]
+            .as_str()
+            .map(|l| l.trim_end_matches('\r').to_string())
+    };
+    records(out)
+        .iter()
+        .filter(|r| r["helper"] == helper && r["stream"] == "stdout")
+        .filter_map(line)
+        .collect()
+}
+
+#[test]
+fn env_file_values_reach_the_helper() {
+    let config = r#"
+[helpers.show]
+command = ['TC', 'env', 'QUOTED', 'env', 'MULTI', 'env', 'EXPANDED', 'env', 'OUTER', 'env', 'WINS']
+env_file = [".env", "more.env"]
+env = { WINS = "env table" }
+"#;
+    let dot_env = concat!(
+        "# comment\n",
+        "export BASE=/srv\n",
+        "QUOTED='a # b'\n",
+        "MULTI=\"line 1\nline 2\"\n",
+        "EXPANDED=${BASE}/data\n",
+        "WINS=file\n",
+    );
+    let more = "OUTER=\"[${SPAWNMUX_FILES_TEST_OUTER}]\"\n";
+    let d = dir(
+        "env-file",
+        &[
+            ("spawnmux.toml", config),
+            (".env", dot_env),
+            ("more.env", more),
+        ],
+    );
+    let out = run(
+        &d,
+        &[("SPAWNMUX_FILES_TEST_OUTER", "from spawnmux's environment")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        lines(&out, "show"),
+        [
+            "QUOTED=a # b",
+            "MULTI=line 1",
+            "line 2",
+            "EXPANDED=/srv/data",
+            "OUTER=[from spawnmux's environment]",
+            "WINS=env table",
+        ]
+    );
+}
+
+#[test]
+fn log_file_gets_the_raw_lines_of_both_streams() {
+    let config = r#"
+[helpers.web]
+command = ['TC', 'out', 'hello\n', 'err', 'careful\n', 'out', '\x1b[32mgreen\x1b[0m \xff\n']
+log_file = "logs/web.log"
+[helpers.other]
+command = ['TC', 'out', 'not in the file\n']
+"#;
+    let d = dir("log-file", &[("spawnmux.toml", config)]);
+    let out = run(&d, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let written = std::fs::read(d.join("logs/web.log")).expect("the log file");
+    let mut got: Vec<&[u8]> = written.split(|&b| b == b'\n').collect();
+    assert_eq!(got.pop(), Some(&b""[..]), "every line ends with a newline");
+    // Each stream in order; the two streams as they arrived.
+    got.sort();
+    let want: [&[u8]; 3] = [b"\x1b[32mgreen\x1b[0m \xff", b"careful", b"hello"];
+    let got: Vec<Vec<u8>> = got
+        .iter()
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+        .collect();
+    assert_eq!(
+        got,
+        want.map(<[u8]>::to_vec),
+        "{:?}",
+        String::from_utf8_lossy(&written)
+    );
+    assert_eq!(lines(&out, "web").len(), 2, "the merged log has them too");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("logs/web.log"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
+    }
+}
+
+#[test]
+fn log_file_rotates_past_its_size() {
+    // Six 40-byte lines, each written on its own (the log is written 10 ms after a line, at
+    // the latest), into files of at most 100 bytes: two lines a file.
+    let mut command = vec!["'TC'".to_string()];
+    for i in 1..=6 {
+        command.push(format!("'out', 'line {i} {}\\n'", "x".repeat(31)));
+        command.push("'sleep', '150'".to_string());
+    }
+    let config = format!(
+        "[helpers.web]\ncommand = [{}]\nlog_file = \"web.log\"\nlog_max_size = 100\n",
+        command.join(", ")
+    );
+    let d = dir("log-rotate", &[("spawnmux.toml", &config)]);
+    let out = run(&d, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let read = |name: &str| std::fs::read_to_string(d.join(name)).unwrap_or_default();
+    assert!(d.join("web.log.1").exists(), "rotated");
+    assert!(!d.join("web.log.4").exists());
+    let all: String = ["web.log.3", "web.log.2", "web.log.1", "web.log"]
+        .map(read)
+        .concat();
+    let want: String = (1..=6)
+        .map(|i| format!("line {i} {}\n", "x".repeat(31)))
+        .collect();
+    // Oldest first, nothing repeated or out of order; the oldest may be gone.
+    assert!(
+        want.ends_with(&all) && all.ends_with(&format!("line 6 {}\n", "x".repeat(31))),
+        "{all}"
+    );
+    for name in ["web.log", "web.log.1"] {
+        assert!(
+            read(name).len() <= 100 || read(name).lines().count() == 1,
+            "{name}: {}",
+            read(name)
+        );
+    }
+}
+
+#[test]
+fn a_log_file_that_cannot_be_written_is_reported_and_the_run_goes_on() {
+    let config = r#"
+[helpers.web]
+command = ['TC', 'out', 'still logged\n']
+log_file = "blocker/web.log"
+"#;
+    let d = dir(
+        "log-fail",
+        &[
+            ("spawnmux.toml", config),
+            ("blocker", "a file, not a directory"),
+        ],
+    );
+    let out = run(&d, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines(&out, "web"), ["still logged"]);
+    let failures: Vec<Value> = records(&out)
+        .into_iter()
+        .filter(|r| r["event"] == "log_file_error")
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["helper"], "web");
+    assert_eq!(failures[0]["level"], "warning");
+    assert!(failures[0]["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("web.log")));
 }

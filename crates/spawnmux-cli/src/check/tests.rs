@@ -108,6 +108,35 @@ fn text_names_conditions_and_never_shows_values() {
 }
 
 #[test]
+fn log_file_and_backoff_are_shown() {
+    let mut web = helper("web", &[]);
+    web.restart = Restart::Always;
+    web.backoff = crate::spec::Backoff {
+        initial: Duration::from_millis(250),
+        max: Duration::from_secs(4),
+    };
+    web.log_file = Some(crate::spec::LogFile {
+        path: "/app/logs/web.log".into(),
+        max_size: 512 << 10,
+    });
+    let spec = plan(vec![web]);
+    let text = text::plan(&spec, Options::default());
+    assert!(
+        text.contains("  restart        always; after 250ms, doubling up to 4s\n"),
+        "{text}"
+    );
+    let log = format!(
+        "  log file       {}  (rotated past 512 KiB, 3 old files kept)\n",
+        std::path::Path::new("/app/logs/web.log").display()
+    );
+    assert!(text.contains(&log), "{text}");
+    let v = json::plan(&spec, Options::default());
+    assert_eq!(v["helpers"][0]["backoff"]["initial_ms"], 250);
+    assert_eq!(v["helpers"][0]["backoff"]["max_ms"], 4000);
+    assert_eq!(v["helpers"][0]["log_file"]["max_size"], 512 << 10);
+}
+
+#[test]
 fn json_has_every_setting_and_only_env_names() {
     let mut db = helper("db", &[]);
     db.env = BTreeMap::from([("TOKEN".to_string(), "s3cret".to_string())]);

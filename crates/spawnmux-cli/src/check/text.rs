@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{command_line, conditions, start_stages, stop_stages, Options};
-use crate::spec::{Check, Condition, HelperSpec, Program, Restart, RunSpec, WatchSpec};
+use crate::spec::{Check, Condition, HelperSpec, LogFile, Program, Restart, RunSpec, WatchSpec};
 
 /// Width of the key column.
 const KEY: usize = 14;
@@ -102,6 +102,25 @@ fn helper(out: &mut String, indent: &str, h: &HelperSpec, build: bool) {
     }
     if !h.color {
         line(out, indent, "color", "off (no FORCE_COLOR)");
+    }
+    if let Some(log) = &h.log_file {
+        let how = format!(
+            "{}  (rotated past {}, {} old files kept)",
+            log.path.display(),
+            size(log.max_size),
+            LogFile::KEEP
+        );
+        line(out, indent, "log file", how);
+    }
+}
+
+/// `10 MiB`, `512 KiB`, `1000 bytes`.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
     }
 }
 

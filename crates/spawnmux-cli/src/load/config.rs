@@ -81,6 +81,8 @@ struct RawHelper {
     alive_exec: Option<Spanned<toml::Value>>,
     alive_interval: Option<Spanned<String>>,
     alive_failures: Option<Spanned<u32>>,
+    log_file: Option<Spanned<String>>,
+    log_max_size: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +216,8 @@ fn lower_helper(
     let conditions = h.depends_on.conditions.iter();
     draft.conditions = conditions.map(|(n, c)| (field(n), field(c))).collect();
     draft.restart_with = h.restart_with.iter().map(field).collect();
+    draft.log_file = h.log_file.as_ref().map(field);
+    draft.log_max_size = h.log_max_size.as_ref().map(field);
     let checks = lower_checks(origin, &draft.name.value, h)?;
     draft.checks = checks;
     Ok(draft)

@@ -102,6 +102,10 @@ pub(crate) struct HelperDraft {
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
     pub(crate) restart_with: Vec<Field<String>>,
     pub(crate) checks: ChecksDraft,
+    /// `log_file`: a path as written, relative to the config file's directory.
+    pub(crate) log_file: Option<Field<String>>,
+    /// An integer or a string, as TOML gives it.
+    pub(crate) log_max_size: Option<Field<toml::Value>>,
 }
 
 /// `backoff = { initial, max }` as written (only spawnmux.toml has it).
@@ -167,6 +171,8 @@ impl HelperDraft {
             conditions: Vec::new(),
             restart_with: Vec::new(),
             checks: ChecksDraft::default(),
+            log_file: None,
+            log_max_size: None,
         }
     }
 }

@@ -17,13 +17,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::error::LoadError;
+use super::error::{read_text, LoadError};
 
 /// Reads the `.env` file at `path` into `into` (later entries replace earlier ones).
 pub(crate) fn read(path: &Path, into: &mut BTreeMap<String, String>) -> Result<(), LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
-    parse(path, &text, into)
+    parse(path, &read_text(path)?, into)
 }
 
 /// [`read`] on the file's text, already read (`path` is for messages). Errors are one line,

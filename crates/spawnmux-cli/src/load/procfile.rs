@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::draft::{Draft, Field, HelperDraft, Kind};
-use super::error::{At, LoadError, Origin};
+use super::error::{read_text, At, LoadError, Origin};
 use crate::spec::Program;
 
 /// Foreman's first port; each process type gets the next hundred.
@@ -15,9 +15,7 @@ const BASE_PORT: u16 = 5000;
 /// given to every helper, plus `PORT` = base + 100 × position, as foreman does (base 5000, or
 /// `PORT` from the env files).
 pub(crate) fn read(path: &Path, env: &BTreeMap<String, String>) -> Result<Draft, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))?;
-    lower(path, &text, env)
+    lower(path, &read_text(path)?, env)
 }
 
 /// [`read`] on the Procfile's text, already read (`path` is for messages).

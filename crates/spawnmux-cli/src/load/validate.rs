@@ -22,10 +22,12 @@ pub(crate) fn plan(draft: &Draft) -> Result<RunSpec, LoadError> {
         helpers.push(helper(&draft.origin, &draft.base, h)?);
     }
     dependencies(draft, &helpers)?;
+    files::distinct_log_files(&draft.origin, &draft.helpers, &helpers)?;
     let watch = match &draft.watch {
         Some(w) => Some(watch(draft, w, &helpers)?),
         None => None,
     };
+    let watch = watch.map(|w| files::unwatched_logs(w, &helpers));
     Ok(RunSpec {
         helpers,
         origin: draft.origin.name(),
@@ -98,6 +100,7 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
     }
     spec.ready_line = h.ready_line.clone();
     checks::checks(origin, h, &mut spec)?;
+    files::log_file(origin, base, h, &mut spec)?;
     if let Some(t) = &h.ready_timeout {
         let key = key(h, "ready_timeout");
         let waits = spec.ready_line.is_some() || spec.ready_check.is_some();

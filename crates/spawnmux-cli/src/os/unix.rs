@@ -182,3 +182,13 @@ pub(crate) fn killpg(pgid: u32, signal: i32) {
 pub(crate) fn connect_pending(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::EINPROGRESS) || error.kind() == io::ErrorKind::WouldBlock
 }
+
+/// A log file, opened to append; created with mode 0600 (before the umask) if missing.
+pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+}

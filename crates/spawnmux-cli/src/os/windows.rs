@@ -90,3 +90,11 @@ pub(crate) fn signal_pids(_pids: &[u32], _signal: i32) {}
 pub(crate) fn connect_pending(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
 }
+
+/// A log file, opened to append; created with the directory's default ACL if missing.
+pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+}
