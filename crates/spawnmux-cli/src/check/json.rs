@@ -1,6 +1,8 @@
 //! `spawnmux check --format json`: the plan as one JSON object, for scripts and editors.
 //! Durations are milliseconds (`_ms`, as in the log's records); environment variables are
-//! names only.
+//! names only; paths are text (a path that is not UTF-8 shown lossily, never a panic).
+
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -28,6 +30,15 @@ pub(super) fn plan(spec: &RunSpec, options: Options) -> Value {
     })
 }
 
+/// A path as text (serde would refuse one that is not UTF-8).
+fn path(p: &Path) -> Value {
+    p.display().to_string().into()
+}
+
+fn paths(ps: &[PathBuf]) -> Value {
+    ps.iter().map(|p| path(p)).collect::<Vec<_>>().into()
+}
+
 fn ms(d: std::time::Duration) -> u64 {
     d.as_millis() as u64
 }
@@ -40,7 +51,7 @@ fn helper(h: &HelperSpec) -> Value {
     json!({
         "name": h.name,
         "command": program(&h.program),
-        "cwd": h.cwd,
+        "cwd": h.cwd.as_deref().map(path),
         "env": h.env.keys().collect::<Vec<_>>(),
         "restart": super::restart(h.restart),
         "max_restarts": h.max_restarts,
@@ -56,7 +67,7 @@ fn helper(h: &HelperSpec) -> Value {
         "depends_on": depends_on,
         "restart_with": h.restart_with,
         "color": h.color,
-        "log_file": h.log_file.as_ref().map(|l| json!({ "path": l.path, "max_size": l.max_size })),
+        "log_file": h.log_file.as_ref().map(|l| json!({ "path": path(&l.path), "max_size": l.max_size })),
     })
 }
 
@@ -96,11 +107,11 @@ fn check(c: &Check) -> Value {
 
 fn watch(w: &WatchSpec) -> Value {
     json!({
-        "base": w.base,
-        "paths": w.paths,
+        "base": path(&w.base),
+        "paths": paths(&w.paths),
         "ignore": w.ignore,
         "gitignore": w.gitignore,
-        "output": w.output,
+        "output": paths(&w.output),
         "debounce_ms": ms(w.debounce),
         "on_busy": super::on_busy(w.on_busy),
         "poll_ms": w.poll.map(ms),

@@ -171,3 +171,34 @@ fn argv_words_are_quoted_only_when_they_need_it() {
     );
     assert_eq!(command_line(&Program::Shell("a | b".into())), "a | b");
 }
+
+#[test]
+fn watch_mode_is_shown_with_its_rebuild() {
+    use crate::spec::WatchSpec;
+    let base = std::path::PathBuf::from("/app");
+    let mut w = WatchSpec::new(vec![base.join("src")], base.clone());
+    w.ignore = vec!["*.tmp".into()];
+    w.output = vec![base.join("_site")];
+    w.build = Some(helper("build", &[]));
+    w.restart = vec!["web".into()];
+    w.poll = Some(Duration::from_secs(2));
+    let mut spec = plan(vec![helper("web", &[])]);
+    spec.watch = Some(w);
+    let text = text::plan(&spec, Options::default());
+    for want in [
+        "  paths          src\n",
+        "  ignore         *.tmp\n",
+        "  output         _site\n",
+        "  changes seen   polling every 2s\n",
+        "  rebuild        build (started by changes only)\n    shell          run build  (through the shell)\n",
+        "  restart        web\n",
+    ] {
+        assert!(text.contains(want), "want {want:?} in\n{text}");
+    }
+    let v = json::plan(&spec, Options::default());
+    assert_eq!(v["watch"]["poll_ms"], 2000);
+    assert_eq!(v["watch"]["restart"], serde_json::json!(["web"]));
+    assert_eq!(v["watch"]["build"]["name"], "build");
+    let src = base.join("src").display().to_string();
+    assert_eq!(v["watch"]["paths"], serde_json::json!([src]));
+}
