@@ -1,4 +1,5 @@
-//! Command-line arguments (clap): the raw input of `spawnmux run` and `spawnmux demo`. Values
+//! Command-line arguments (clap): the raw input of `spawnmux run` (and `check`, which takes the
+//! same arguments) and `spawnmux demo` (and of `completions` and `man`, which print what `manual.rs` generates from these). Values
 //! that a config file can give too (the watch flags' durations and modes) stay text here, so
 //! that `load/validate.rs` reads flag and key the same way; `load/` turns these into the plan.
 
@@ -23,10 +24,30 @@ pub(crate) struct Cli {
 pub(crate) enum Cmd {
     /// Run helpers from spawnmux.toml (or -c FILE), a Procfile (-f, or when no spawnmux.toml
     /// exists), or the commands given after `--`; merge their output into one log.
+    #[command(after_help = crate::manual::RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// Talk to a running `spawnmux run` from another terminal: status, start, stop, restart a
     /// helper, its last lines (and follow them).
     Ctl(crate::control::CtlArgs),
+    /// Check spawnmux.toml (or -c FILE), a Procfile (-f) or the commands after `--` and print
+    /// the plan: each helper's settings, the start and stop order, watch mode; environment
+    /// variables by name only. Nothing is started. Takes the arguments of `run`.
+    #[command(
+        after_help = crate::manual::CHECK_EXAMPLES,
+        mut_arg("format", |a| a
+            .help("Output format: text, or json (one object) for scripts")
+            .hide_possible_values(true)),
+        mut_arg("color", |a| a.hide(true)),
+        mut_arg("no_timestamps", |a| a.hide(true)),
+        mut_arg("keep_ansi", |a| a.hide(true))
+    )]
+    Check(Box<RunArgs>),
+    /// Print the completion script for a shell (to be saved where the shell looks for it).
+    #[command(after_help = crate::manual::COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of spawnmux, or of one of its subcommands.
+    #[command(after_help = crate::manual::MAN_EXAMPLES)]
+    Man(ManArgs),
     /// The seed article's parent: start children that write to stdout and stderr at random
     /// times, and print their lines as `[child PID][info]` / `[child PID][warning]` as they
     /// arrive, until Ctrl-C (or --duration).
@@ -202,6 +223,22 @@ impl WatchArgs {
             || self.poll.is_some()
             || self.no_gitignore
     }
+}
+
+/// `spawnmux completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `spawnmux man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// The subcommand whose page to print (`run` prints spawnmux-run(1)); none: spawnmux(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub(crate) subcommand: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -20,8 +20,12 @@ pub fn check_procfile(env_text: &str, procfile_text: &str) {
         return;
     }
     for key in env.keys() {
+        // dotenvy's rule: letters, digits, `_` and `.`, not starting with a digit or `.`.
         assert!(
-            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'),
             "accepted variable name `{key}`"
         );
     }
@@ -186,6 +190,10 @@ mod tests {
             "=1\n",
             "X\n",
             "A='unterminated\n",
+            "A=\"multi\nline\"\nB=${A}\n",
+            "A=1 2\n\n\n",
+            "dotted.key=1\n.bad=2\n",
+            "A=\"x\\qy\"",
         ];
         for env in envs {
             for procfile in procfiles {

@@ -2,15 +2,18 @@
 //! the library exists so that the binary stays thin and the fuzz targets in `fuzz/` can reach
 //! the loaders (`__fuzz`). Not a public API.
 
+mod check;
 mod cli;
 mod control;
 mod demo;
 mod duration;
 mod load;
+mod manual;
 mod os;
 mod output;
 mod record;
 mod runner;
+mod size;
 mod spec;
 mod supervisor;
 mod watch;
@@ -38,6 +41,19 @@ pub fn run() -> ExitCode {
             }
         },
         cli::Cmd::Ctl(args) => return control::ctl(&args),
+        cli::Cmd::Check(args) => check::run(&args),
+        cli::Cmd::Completions(args) => print(&manual::completions(args.shell)),
+        cli::Cmd::Man(args) => match manual::man(args.subcommand.as_deref()) {
+            Ok(page) => print(&page),
+            Err(known) => {
+                let (asked, known) = (args.subcommand.unwrap_or_default(), known.join(", "));
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "spawnmux: no subcommand `{asked}` (pages: {known})"
+                );
+                return ExitCode::from(2);
+            }
+        },
         cli::Cmd::Demo(args) => demo::run(&args),
         cli::Cmd::DemoChild(args) => demo::child(&args),
     };
@@ -55,4 +71,12 @@ pub fn run() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Writes `bytes` (a completion script, a man page) to stdout.
+fn print(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

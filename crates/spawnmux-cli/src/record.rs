@@ -198,6 +198,13 @@ pub(crate) enum Record {
         shown: String,
     },
     BuildFailed,
+    /// A helper's `log_file` could not be opened or written: it is no longer written (the
+    /// run goes on).
+    LogFileFailed {
+        helper: String,
+        path: String,
+        error: String,
+    },
 }
 
 impl Record {
@@ -223,7 +230,8 @@ impl Record {
             | LeftoversStuck { helper }
             | KillMain { helper }
             | StopBuildForChange { helper }
-            | Requested { helper, .. } => helper,
+            | Requested { helper, .. }
+            | LogFileFailed { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
             ControlOff { .. } => RUN,
             StopProgress { .. } => RUN,
@@ -261,6 +269,7 @@ impl Record {
             Change { .. } => "change",
             RebuildLoop { .. } => "rebuild_loop",
             BuildFailed => "build_failed",
+            LogFileFailed { .. } => "log_file_error",
         }
     }
 
@@ -273,6 +282,7 @@ impl Record {
             Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
             ControlOff { .. } => true,
+            LogFileFailed { .. } => true,
             Exit { warn, .. } | Watch { warn, .. } => *warn,
             KillOthers { code, on_fail, .. } => *on_fail || *code != 0,
             _ => false,
@@ -331,6 +341,12 @@ impl Record {
                 vec![("waiting", waiting.into()), ("then", later.clone().into())]
             }
             Requested { request, .. } => vec![("request", (*request).into())],
+            LogFileFailed { path, error, .. } => {
+                vec![
+                    ("path", path.clone().into()),
+                    ("error", error.clone().into()),
+                ]
+            }
             GotSignal { signal, .. } => vec![("signal", (*signal).into())],
             Change { paths, count, .. } | RebuildLoop { paths, count, .. } => {
                 vec![("paths", paths.clone().into()), ("count", (*count).into())]
@@ -438,6 +454,11 @@ impl Record {
                 running: true,
             } => format!("restarting {helper}: {why}"),
             RestartForChange { helper, why, .. } => format!("starting {helper} again: {why}"),
+            LogFileFailed {
+                helper,
+                path,
+                error,
+            } => format!("{helper}'s log_file {path} failed ({error}): from now on its output is only in this log"),
             CheckTimeout { .. } | NotAlive { .. } | RestartWith { .. } => self.check_message(),
             _ => self.stop_or_watch_message(),
         }

@@ -101,6 +101,23 @@ pub(crate) enum Restart {
     Always,
 }
 
+/// `backoff`: the restart policy waits `initial` before the first restart, then twice as long
+/// before each next one, up to `max` (`0 < initial <= max`). A helper that stayed up 10 s
+/// starts from `initial` again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    pub(crate) initial: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Backoff {
+    /// Without `backoff`: 1 s, doubling up to 30 s.
+    pub(crate) const DEFAULT: Backoff = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+    };
+}
+
 /// One helper process.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct HelperSpec {
@@ -109,11 +126,16 @@ pub(crate) struct HelperSpec {
     pub(crate) program: Program,
     /// Working directory, already resolved against the config file's directory.
     pub(crate) cwd: Option<PathBuf>,
-    /// Extra environment (on top of spawnmux's own environment).
+    /// Extra environment (on top of spawnmux's own environment): the helper's `env`, over the
+    /// `-e` files' variables, over its `env_file`s' (already read).
     pub(crate) env: BTreeMap<String, String>,
+    /// Its `env_file`s, resolved (for `spawnmux check`; their variables are in `env`).
+    pub(crate) env_files: Vec<PathBuf>,
     pub(crate) restart: Restart,
     /// Restarts allowed before giving up on the helper (None: unlimited).
     pub(crate) max_restarts: Option<u32>,
+    /// The delay before each restart of the restart policy.
+    pub(crate) backoff: Backoff,
     /// Unix signal number sent first when stopping (default SIGTERM); ignored on Windows
     /// (Ctrl+Break, then the job object).
     pub(crate) stop_signal: i32,
@@ -142,6 +164,34 @@ pub(crate) struct HelperSpec {
     pub(crate) alive_check: Option<Check>,
     /// Consecutive failed liveness attempts that restart the helper.
     pub(crate) alive_failures: u32,
+    /// `log_file`: where its raw output is appended too.
+    pub(crate) log_file: Option<LogFile>,
+}
+
+/// `log_file` and `log_max_size`: a helper's output, line by line as it came (stdout and
+/// stderr, no time, name or colour added, its own bytes unchanged), appended to `path`; before
+/// a write would take the file past `max_size` it is renamed `PATH.1` (`PATH.1` to `PATH.2`, …,
+/// [`LogFile::KEEP`] old files kept) and a new one begun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogFile {
+    /// Absolute.
+    pub(crate) path: PathBuf,
+    /// More than 0.
+    pub(crate) max_size: u64,
+}
+
+impl LogFile {
+    /// Default `log_max_size`: 10 MiB.
+    pub(crate) const DEFAULT_MAX_SIZE: u64 = 10 << 20;
+    /// Old files kept: `PATH.1` (the newest) to `PATH.3`.
+    pub(crate) const KEEP: u32 = 3;
+
+    /// `PATH.n`, the `n`th newest old file (from 1).
+    pub(crate) fn old(&self, n: u32) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
 }
 
 /// What a dependency must have done before its dependent starts (`depends_on`).
@@ -258,8 +308,10 @@ impl HelperSpec {
             program,
             cwd: None,
             env: BTreeMap::new(),
+            env_files: Vec::new(),
             restart: Restart::Never,
             max_restarts: None,
+            backoff: Backoff::DEFAULT,
             stop_signal: crate::os::SIGTERM,
             stop_timeout: Duration::from_secs(5),
             ready_line: None,
@@ -272,6 +324,7 @@ impl HelperSpec {
             ready_delay: Duration::ZERO,
             alive_check: None,
             alive_failures: DEFAULT_ALIVE_FAILURES,
+            log_file: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use super::draft::{CheckDraft, TargetDraft};
+use super::draft::{BackoffDraft, CheckDraft, TargetDraft};
 use super::draft::{ChecksDraft, Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
 use super::error::{At, LoadError, Origin};
 use crate::spec::Program;
@@ -58,8 +58,10 @@ struct RawHelper {
     cwd: Option<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    env_file: Option<Spanned<toml::Value>>,
     restart: Option<Spanned<String>>,
     max_restarts: Option<Spanned<u32>>,
+    backoff: Option<Spanned<RawBackoff>>,
     stop_signal: Option<Spanned<toml::Value>>,
     stop_timeout: Option<Spanned<String>>,
     ready_line: Option<String>,
@@ -79,6 +81,16 @@ struct RawHelper {
     alive_exec: Option<Spanned<toml::Value>>,
     alive_interval: Option<Spanned<String>>,
     alive_failures: Option<Spanned<u32>>,
+    log_file: Option<Spanned<String>>,
+    log_max_size: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+/// `backoff = { initial = "1s", max = "30s" }`.
+struct RawBackoff {
+    initial: Option<Spanned<String>>,
+    max: Option<Spanned<String>>,
 }
 
 /// `depends_on`: a list of names, or a table of `name = "condition"` (conditions as written).
@@ -185,8 +197,16 @@ fn lower_helper(
     let mut draft = HelperDraft::new(Kind::Helper, name, program);
     draft.cwd = h.cwd.as_ref().map(field);
     draft.env = h.env.clone();
+    if let Some(files) = &h.env_file {
+        draft.env_files = env_files(origin, &draft.name.value, files)?;
+    }
     draft.restart = h.restart.as_ref().map(field);
     draft.max_restarts = h.max_restarts.as_ref().map(|m| *m.get_ref());
+    draft.backoff = h.backoff.as_ref().map(|b| BackoffDraft {
+        at: At::Span(b.span()),
+        initial: b.get_ref().initial.as_ref().map(field),
+        max: b.get_ref().max.as_ref().map(field),
+    });
     draft.stop_signal = h.stop_signal.as_ref().map(field);
     draft.stop_timeout = h.stop_timeout.as_ref().map(field);
     draft.ready_line = h.ready_line.clone();
@@ -196,9 +216,32 @@ fn lower_helper(
     let conditions = h.depends_on.conditions.iter();
     draft.conditions = conditions.map(|(n, c)| (field(n), field(c))).collect();
     draft.restart_with = h.restart_with.iter().map(field).collect();
+    draft.log_file = h.log_file.as_ref().map(field);
+    draft.log_max_size = h.log_max_size.as_ref().map(field);
     let checks = lower_checks(origin, &draft.name.value, h)?;
     draft.checks = checks;
     Ok(draft)
+}
+
+/// `env_file`: a path or a list of paths, each with its span (a list's items share the
+/// list's).
+fn env_files(
+    origin: &Origin,
+    name: &str,
+    raw: &Spanned<toml::Value>,
+) -> Result<Vec<Field<String>>, LoadError> {
+    let at = At::Span(raw.span());
+    let paths = match raw.get_ref() {
+        toml::Value::String(path) => Some(vec![path.clone()]),
+        toml::Value::Array(items) => items.iter().map(|i| i.as_str().map(String::from)).collect(),
+        _ => None,
+    };
+    let problem = format!("`env_file` of helper `{name}` must be a path or a list of paths");
+    let paths = paths.ok_or_else(|| origin.error(&at, problem))?;
+    Ok(paths
+        .into_iter()
+        .map(|p| Field::new(p, at.clone()))
+        .collect())
 }
 
 /// The readiness and liveness keys, as written.

@@ -86,8 +86,11 @@ pub(crate) struct HelperDraft {
     pub(crate) program: Program,
     pub(crate) cwd: Option<Field<String>>,
     pub(crate) env: BTreeMap<String, String>,
+    /// `env_file`: paths as written, relative to the config file's directory.
+    pub(crate) env_files: Vec<Field<String>>,
     pub(crate) restart: Option<Field<String>>,
     pub(crate) max_restarts: Option<u32>,
+    pub(crate) backoff: Option<BackoffDraft>,
     /// A name or a number, as TOML gives it (only spawnmux.toml has the key).
     pub(crate) stop_signal: Option<Field<toml::Value>>,
     pub(crate) stop_timeout: Option<Field<String>>,
@@ -99,6 +102,19 @@ pub(crate) struct HelperDraft {
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
     pub(crate) restart_with: Vec<Field<String>>,
     pub(crate) checks: ChecksDraft,
+    /// `log_file`: a path as written, relative to the config file's directory.
+    pub(crate) log_file: Option<Field<String>>,
+    /// An integer or a string, as TOML gives it.
+    pub(crate) log_max_size: Option<Field<toml::Value>>,
+}
+
+/// `backoff = { initial, max }` as written (only spawnmux.toml has it).
+#[derive(Debug, Clone)]
+pub(crate) struct BackoffDraft {
+    /// The table.
+    pub(crate) at: At,
+    pub(crate) initial: Option<Field<String>>,
+    pub(crate) max: Option<Field<String>>,
 }
 
 /// The readiness and liveness checks of a helper, as written (only spawnmux.toml has them).
@@ -142,8 +158,10 @@ impl HelperDraft {
             program,
             cwd: None,
             env: BTreeMap::new(),
+            env_files: Vec::new(),
             restart: None,
             max_restarts: None,
+            backoff: None,
             stop_signal: None,
             stop_timeout: None,
             ready_line: None,
@@ -153,6 +171,8 @@ impl HelperDraft {
             conditions: Vec::new(),
             restart_with: Vec::new(),
             checks: ChecksDraft::default(),
+            log_file: None,
+            log_max_size: None,
         }
     }
 }

@@ -27,6 +27,12 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// A file's text (a Procfile, a `.env` file), or `FILE: cannot read: why`.
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))
+}
+
 /// Where a value was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum At {

@@ -2,7 +2,8 @@
 //! direction (ripgrep's lowargs -> hiargs):
 //!
 //! 1. raw input: the arguments (`crate::cli`), spawnmux.toml (`config.rs`'s serde structs), a
-//!    Procfile and `.env` files (`procfile.rs`), the commands after `--` (`adhoc.rs`);
+//!    Procfile (`procfile.rs`) and `.env` files (`envfile.rs`, dotenvy), the commands after
+//!    `--` (`adhoc.rs`);
 //! 2. each source lowered to the one intermediate form, a [`Draft`](draft::Draft) (the watch
 //!    flags laid over it by `flags.rs`);
 //! 3. the draft checked and turned into the plan (`validate.rs`);
@@ -14,6 +15,7 @@
 mod adhoc;
 mod config;
 mod draft;
+mod envfile;
 mod error;
 mod flags;
 mod procfile;
@@ -22,8 +24,8 @@ mod validate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub(crate) use envfile::parse as parse_env_file;
 pub(crate) use error::LoadError;
-pub(crate) use procfile::parse_env_file;
 pub(crate) use validate::find_cycle;
 
 use crate::cli::RunArgs;
@@ -136,11 +138,11 @@ fn env_files(
     let mut env = BTreeMap::new();
     if files.is_empty() {
         if let Some(dot_env) = procfile_dir.map(|d| d.join(".env")).filter(|p| p.exists()) {
-            procfile::read_env_file(&dot_env, &mut env)?;
+            envfile::read(&dot_env, &mut env)?;
         }
     }
     for f in files {
-        procfile::read_env_file(f, &mut env)?;
+        envfile::read(f, &mut env)?;
     }
     Ok(env)
 }

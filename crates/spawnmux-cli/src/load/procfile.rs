@@ -1,11 +1,11 @@
-//! Procfiles (foreman-compatible) and `.env` files, lowered to a [`Draft`]: each line's
-//! `name: command` shape is checked here, names by `validate.rs`.
+//! Procfiles (foreman-compatible), lowered to a [`Draft`]: each line's `name: command` shape
+//! is checked here, names by `validate.rs`. Their `.env` files are read by `envfile.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::draft::{Draft, Field, HelperDraft, Kind};
-use super::error::{At, LoadError, Origin};
+use super::error::{read_text, At, LoadError, Origin};
 use crate::spec::Program;
 
 /// Foreman's first port; each process type gets the next hundred.
@@ -16,12 +16,6 @@ const BASE_PORT: u16 = 5000;
 /// `PORT` from the env files).
 pub(crate) fn read(path: &Path, env: &BTreeMap<String, String>) -> Result<Draft, LoadError> {
     lower(path, &read_text(path)?, env)
-}
-
-/// The file's text.
-fn read_text(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| LoadError(format!("{}: cannot read: {e}", path.display())))
 }
 
 /// [`read`] on the Procfile's text, already read (`path` is for messages).
@@ -65,69 +59,4 @@ pub(crate) fn lower(
         return Err(draft.origin.error(&At::File, "no processes defined"));
     }
     Ok(draft)
-}
-
-/// Reads a `.env` file: `KEY=VALUE`, optional `export `, `#` comments, single quotes literal,
-/// double quotes with `\n`, `\"`, `\\` escapes, unquoted values trimmed (` #` starts a comment).
-pub(crate) fn read_env_file(
-    path: &Path,
-    into: &mut BTreeMap<String, String>,
-) -> Result<(), LoadError> {
-    parse_env_file(path, &read_text(path)?, into)
-}
-
-/// [`read_env_file`] on the file's text, already read (`path` is for messages).
-pub(crate) fn parse_env_file(
-    path: &Path,
-    text: &str,
-    into: &mut BTreeMap<String, String>,
-) -> Result<(), LoadError> {
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let at = |msg: &str| LoadError(format!("{}:{}: {msg}", path.display(), i + 1));
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| at("expected KEY=VALUE"))?;
-        let key = key.trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(at(&format!("`{key}` is not a variable name")));
-        }
-        into.insert(key.to_string(), env_value(value.trim()).map_err(at)?);
-    }
-    Ok(())
-}
-
-fn env_value(v: &str) -> Result<String, &'static str> {
-    if let Some(rest) = v.strip_prefix('\'') {
-        return rest
-            .strip_suffix('\'')
-            .map(str::to_string)
-            .ok_or("unterminated single quote");
-    }
-    if let Some(rest) = v.strip_prefix('"') {
-        let body = rest.strip_suffix('"').ok_or("unterminated double quote")?;
-        let mut out = String::new();
-        let mut chars = body.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some(c @ ('"' | '\\')) => out.push(c),
-                Some(c) => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                None => out.push('\\'),
-            }
-        }
-        return Ok(out);
-    }
-    Ok(v.split(" #").next().unwrap_or("").trim().to_string())
 }

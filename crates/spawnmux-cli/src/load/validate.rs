@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::draft::{Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
+use super::draft::{BackoffDraft, Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
 use super::error::{At, LoadError, Origin};
-use crate::spec::{check_name, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
+use crate::spec::{check_name, Backoff, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
 
 mod checks;
+mod files;
 
 /// The plan, or the first problem of the draft.
 pub(crate) fn plan(draft: &Draft) -> Result<RunSpec, LoadError> {
@@ -21,10 +22,12 @@ pub(crate) fn plan(draft: &Draft) -> Result<RunSpec, LoadError> {
         helpers.push(helper(&draft.origin, &draft.base, h)?);
     }
     dependencies(draft, &helpers)?;
+    files::distinct_log_files(&draft.origin, &draft.helpers, &helpers)?;
     let watch = match &draft.watch {
         Some(w) => Some(watch(draft, w, &helpers)?),
         None => None,
     };
+    let watch = watch.map(|w| files::unwatched_logs(w, &helpers));
     Ok(RunSpec {
         helpers,
         origin: draft.origin.name(),
@@ -73,6 +76,7 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.cwd = Some(existing_dir(origin, base, cwd, &key(h, "cwd"))?);
     }
     spec.env = h.env.clone();
+    files::env_files(origin, base, h, &mut spec)?;
     if let Some(r) = &h.restart {
         let modes = [
             ("never", Restart::Never),
@@ -82,6 +86,9 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.restart = one_of(origin, r, &key(h, "restart"), &modes)?;
     }
     spec.max_restarts = h.max_restarts;
+    if let Some(b) = &h.backoff {
+        spec.backoff = backoff(origin, h, b, spec.restart)?;
+    }
     if let Some(sig) = &h.stop_signal {
         spec.stop_signal = signal_number(&sig.value).ok_or_else(|| {
             let problem = format!("{}: unknown signal {}", key(h, "stop_signal"), sig.value);
@@ -93,6 +100,7 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
     }
     spec.ready_line = h.ready_line.clone();
     checks::checks(origin, h, &mut spec)?;
+    files::log_file(origin, base, h, &mut spec)?;
     if let Some(t) = &h.ready_timeout {
         let key = key(h, "ready_timeout");
         let waits = spec.ready_line.is_some() || spec.ready_check.is_some();
@@ -122,6 +130,49 @@ fn existing_dir(
 /// A duration (`crate::duration`'s grammar); `key` names the key or flag.
 fn duration(origin: &Origin, text: &Field<String>, key: &str) -> Result<Duration, LoadError> {
     crate::duration::parse(&text.value).map_err(|e| origin.error(&text.at, format!("{key}: {e}")))
+}
+
+/// `backoff`: only with a restart policy; `initial` more than 0 (default 1s), `max` at least
+/// `initial` (default 30s, or `initial` when that is more).
+fn backoff(
+    origin: &Origin,
+    h: &HelperDraft,
+    b: &BackoffDraft,
+    restart: Restart,
+) -> Result<Backoff, LoadError> {
+    if restart == Restart::Never {
+        let problem = format!(
+            "{} needs `restart` (on-failure or always): it is the delay between restarts",
+            key(h, "backoff")
+        );
+        return Err(origin.error(&b.at, problem));
+    }
+    let mut backoff = Backoff::DEFAULT;
+    if let Some(initial) = &b.initial {
+        backoff.initial = duration(origin, initial, &key(h, "backoff.initial"))?;
+        if backoff.initial.is_zero() {
+            let problem = format!(
+                "{} must be more than 0s, not `{}`",
+                key(h, "backoff.initial"),
+                initial.value
+            );
+            return Err(origin.error(&initial.at, problem));
+        }
+        backoff.max = backoff.max.max(backoff.initial);
+    }
+    if let Some(max) = &b.max {
+        backoff.max = duration(origin, max, &key(h, "backoff.max"))?;
+        if backoff.max < backoff.initial {
+            let problem = format!(
+                "{} must be at least `backoff.initial` ({}), not `{}`",
+                key(h, "backoff.max"),
+                humantime::format_duration(backoff.initial),
+                max.value
+            );
+            return Err(origin.error(&max.at, problem));
+        }
+    }
+    Ok(backoff)
 }
 
 /// More than zero, and only with a line to wait for.

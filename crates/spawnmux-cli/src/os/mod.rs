@@ -47,6 +47,11 @@
 //! The demo
 //! - `set_transport(cmd, transport)`: Windows' socket or pipe transport; nothing elsewhere.
 //!
+//! Log files (`log_file`)
+//! - `open_log(path) -> File`: opened to append, created if missing: mode 0600 on Unix (a
+//!   helper's output may hold secrets; an existing file keeps its mode); the directory's
+//!   default ACL on Windows.
+//!
 //! Checks (`ready_tcp`, `ready_http`, `alive_*`)
 //! - `connect_pending(error) -> bool`: a non-blocking `connect`'s error only says that the
 //!   connection is under way (Unix `EINPROGRESS`, Windows `WSAEWOULDBLOCK`).

@@ -314,3 +314,13 @@ pub(crate) fn ctl_remove(path: &std::path::Path, stamp: &CtlStamp) {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// A log file, opened to append; created with mode 0600 (before the umask) if missing.
+pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+}

@@ -426,3 +426,11 @@ fn write_private_new(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
     }
     written
 }
+
+/// A log file, opened to append; created with the directory's default ACL if missing.
+pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+}

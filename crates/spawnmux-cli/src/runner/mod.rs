@@ -10,6 +10,7 @@
 mod checks;
 mod command;
 mod leftovers;
+mod logfiles;
 mod watch;
 
 use std::collections::{HashMap, HashSet};
@@ -61,6 +62,8 @@ struct Runner {
     reap_retry: Option<Instant>,
     /// Readiness and liveness check attempts in flight.
     checks: checks::Checks,
+    /// The helpers' `log_file`s.
+    files: logfiles::LogFiles,
 }
 
 /// What the supervisor may ask about the world, answered from the `Mux` and `/proc`.
@@ -117,6 +120,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         reap_pending: false,
         reap_retry: None,
         checks: checks::Checks::default(),
+        files: logfiles::LogFiles::open(&spec.helpers),
     };
     // Before the first spawn: orphans of the helpers' trees come back to spawnmux (Linux), to
     // be reaped (never counted as running) and stopped at the end.
@@ -137,7 +141,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let swept = runner.sweep();
     let code = code?;
     swept?;
-    runner.log.flush()?;
+    runner.flush_logs()?;
     if let Some(e) = runner.log.failure() {
         // stdout is gone: stderr is the only place left to say why spawnmux failed.
         eprintln!("spawnmux: cannot write the log ({e}): stopped every helper");
@@ -240,12 +244,12 @@ impl Runner {
         match self.log_since {
             _ if !self.log.pending() => self.log_since = None,
             Some(since) if self.interactive || now >= since + LOG_HOLD => {
-                self.log.flush()?;
+                self.flush_logs()?;
                 self.log_since = None;
                 self.check_log()?;
             }
             Some(since) => return Ok(sooner(since + LOG_HOLD)),
-            None if self.interactive => self.log.flush()?,
+            None if self.interactive => self.flush_logs()?,
             None => {
                 self.log_since = Some(now);
                 return Ok(sooner(now + LOG_HOLD));
@@ -339,6 +343,7 @@ impl Runner {
                 if let (Some(c), Some(i)) = (&mut self.control, helper) {
                     c.output(i, &out);
                 }
+                self.files.output(helper, &out);
                 if let Some(i) = helper.filter(|&i| self.current[i] == Some(out.child)) {
                     if self.sup.wants_output(i) {
                         self.sup.output(i, out.bytes, Instant::now());

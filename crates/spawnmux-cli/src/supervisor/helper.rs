@@ -6,10 +6,8 @@ use std::time::{Duration, Instant};
 use super::checks::Checking;
 use crate::spec::{HelperSpec, Restart};
 
-/// The first restart delay; each further restart doubles it up to [`MAX_BACKOFF`].
-pub(crate) const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A helper that stayed up this long starts its backoff from the beginning again.
+/// A helper that stayed up this long starts its backoff (its spec's `backoff.initial`, doubling
+/// up to `backoff.max`) from the beginning again.
 pub(crate) const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// While a helper waits for its dependencies to be ready, a line says so this often.
 pub(crate) const WAIT_NOTE_EVERY: Duration = Duration::from_secs(10);
@@ -119,13 +117,13 @@ impl Helper {
             },
         };
         Helper {
+            backoff: spec.backoff.initial,
             spec,
             role,
             deps,
             state,
             ready: false,
             restarts: 0,
-            backoff: FIRST_BACKOFF,
             starts: 0,
             checking: Checking::default(),
         }
@@ -171,10 +169,10 @@ impl Helper {
     /// attempt's number; doubles the backoff for the next time.
     pub(crate) fn next_backoff(&mut self, uptime: Duration) -> (Duration, u32) {
         if uptime >= STABLE_AFTER {
-            self.backoff = FIRST_BACKOFF;
+            self.backoff = self.spec.backoff.initial;
         }
         let delay = self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.backoff = (self.backoff.saturating_mul(2)).min(self.spec.backoff.max);
         self.restarts += 1;
         (delay, self.restarts)
     }
@@ -182,7 +180,7 @@ impl Helper {
     /// A fresh start asked for by a change: the restart policy counts from zero again.
     pub(crate) fn reset_restarts(&mut self) {
         self.restarts = 0;
-        self.backoff = FIRST_BACKOFF;
+        self.backoff = self.spec.backoff.initial;
     }
 
     /// Whether `bytes` (a piece of output) contains its `ready_line`.

@@ -1462,5 +1462,7 @@ fn ctl_status_tells_state_pid_uptime_restarts_and_readiness() {
     assert_eq!(r.sup.index("nope"), None);
 }
 
+// A helper's own backoff.
+mod backoff;
 // Readiness and liveness checks, depends_on conditions, restart_with.
 mod checks;

@@ -10,7 +10,7 @@ use crate::load::{adhoc, config, load_in, procfile, validate};
 use crate::spec::{OnBusy, Program, RunSpec};
 
 /// A fresh directory for one test.
-fn dir(name: &str) -> PathBuf {
+pub(super) fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("spawnmux-flow-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("dir");
@@ -19,7 +19,7 @@ fn dir(name: &str) -> PathBuf {
 
 /// `spawnmux run ARGS` in `dir`: the loaded spec, or the error (clap's or the loader's) as
 /// the user would read it.
-fn try_load(args: &[&str], dir: &Path) -> Result<RunSpec, String> {
+pub(super) fn try_load(args: &[&str], dir: &Path) -> Result<RunSpec, String> {
     use clap::Parser;
     let cli = crate::cli::Cli::try_parse_from(["spawnmux", "run"].iter().chain(args))
         .map_err(|e| e.to_string())?;

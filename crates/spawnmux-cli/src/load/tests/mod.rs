@@ -3,7 +3,9 @@
 //! the source) live here, one module per source; tests of a lowering alone stay beside it.
 
 mod args;
+mod backoff;
 mod checks;
 mod config;
+mod files;
 mod flow;
 mod procfile;

@@ -1,10 +1,11 @@
-//! Procfiles and `.env` files, from text to plan or error.
+//! Procfiles and their `.env` files, from text to plan or error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::load::envfile::{parse as parse_env_file, read as read_env_file};
 use crate::load::error::LoadError;
-use crate::load::procfile::{parse_env_file, read, read_env_file};
+use crate::load::procfile::read;
 use crate::spec::{Program, RunSpec};
 
 /// A Procfile at `path` with `env`, lowered and checked.
@@ -95,7 +96,7 @@ fn env_files() {
     assert!(read_env_file(&bad, &mut env)
         .expect_err("bad")
         .0
-        .ends_with(":2: expected KEY=VALUE"));
+        .contains(":2: expected KEY=VALUE"));
 }
 
 /// Found by the `procfile` fuzz target: a `PORT` with an escaped newline (`PORT="50\n00"`)
