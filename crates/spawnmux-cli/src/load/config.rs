@@ -41,7 +41,7 @@ struct RawWatch {
     name: Option<Spanned<String>>,
     cwd: Option<Spanned<String>>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
     #[serde(default)]
     restart: Vec<Spanned<String>>,
@@ -57,7 +57,7 @@ struct RawHelper {
     shell: Option<Spanned<String>>,
     cwd: Option<Spanned<String>>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, Spanned<String>>,
     restart: Option<Spanned<String>>,
     max_restarts: Option<Spanned<u32>>,
     stop_signal: Option<Spanned<toml::Value>>,
@@ -79,6 +79,8 @@ struct RawHelper {
     alive_exec: Option<Spanned<toml::Value>>,
     alive_interval: Option<Spanned<String>>,
     alive_failures: Option<Spanned<u32>>,
+    port: Option<Spanned<toml::Value>>,
+    scale: Option<Spanned<i64>>,
 }
 
 /// `depends_on`: a list of names, or a table of `name = "condition"` (conditions as written).
@@ -183,8 +185,14 @@ fn lower_helper(
     let program = helper_program(origin, name, raw)?;
     let name = Field::new(name.to_string(), At::Span(raw.span()));
     let mut draft = HelperDraft::new(Kind::Helper, name, program);
+    let program_at = h.shell.as_ref().map(Spanned::span);
+    draft.program_at = program_at
+        .or(h.command.as_ref().map(Spanned::span))
+        .map(At::Span);
     draft.cwd = h.cwd.as_ref().map(field);
-    draft.env = h.env.clone();
+    (draft.env, draft.env_at) = env(&h.env);
+    draft.port = h.port.as_ref().map(field);
+    draft.scale = h.scale.as_ref().map(field);
     draft.restart = h.restart.as_ref().map(field);
     draft.max_restarts = h.max_restarts.as_ref().map(|m| *m.get_ref());
     draft.stop_signal = h.stop_signal.as_ref().map(field);
@@ -199,6 +207,15 @@ fn lower_helper(
     let checks = lower_checks(origin, &draft.name.value, h)?;
     draft.checks = checks;
     Ok(draft)
+}
+
+/// `env`: its values, and where each was written.
+fn env(
+    raw: &BTreeMap<String, Spanned<String>>,
+) -> (BTreeMap<String, String>, BTreeMap<String, At>) {
+    let values = raw.iter().map(|(k, v)| (k.clone(), v.get_ref().clone()));
+    let at = raw.iter().map(|(k, v)| (k.clone(), At::Span(v.span())));
+    (values.collect(), at.collect())
 }
 
 /// The readiness and liveness keys, as written.
@@ -354,8 +371,9 @@ fn build(origin: &Origin, w: &RawWatch) -> Result<Option<HelperDraft>, LoadError
     };
     let program = run_program(origin, run, "[watch] run")?;
     let mut build = HelperDraft::new(Kind::Build, name, program);
+    build.program_at = Some(At::Span(run.span()));
     build.cwd = w.cwd.as_ref().map(field);
-    build.env = w.env.clone();
+    (build.env, build.env_at) = env(&w.env);
     build.stop_timeout = w.stop_timeout.as_ref().map(field);
     Ok(Some(build))
 }

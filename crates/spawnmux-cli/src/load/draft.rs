@@ -99,6 +99,15 @@ pub(crate) struct HelperDraft {
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
     pub(crate) restart_with: Vec<Field<String>>,
     pub(crate) checks: ChecksDraft,
+    /// `port`: a number or `"auto"`, as TOML gives it (only spawnmux.toml has the key).
+    pub(crate) port: Option<Field<toml::Value>>,
+    /// `scale`: how many copies to run.
+    pub(crate) scale: Option<Field<i64>>,
+    /// Where spawnmux.toml wrote the program (`command`, `shell`, `[watch] run`). `None`: it
+    /// comes from elsewhere (a Procfile, the command line), where `${…}` is the shell's.
+    pub(crate) program_at: Option<At>,
+    /// Where spawnmux.toml wrote each `env` value (values from `-e` files have none).
+    pub(crate) env_at: BTreeMap<String, At>,
 }
 
 /// The readiness and liveness checks of a helper, as written (only spawnmux.toml has them).
@@ -153,6 +162,10 @@ impl HelperDraft {
             conditions: Vec::new(),
             restart_with: Vec::new(),
             checks: ChecksDraft::default(),
+            port: None,
+            scale: None,
+            program_at: None,
+            env_at: BTreeMap::new(),
         }
     }
 }

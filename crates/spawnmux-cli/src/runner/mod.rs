@@ -10,6 +10,7 @@
 mod checks;
 mod command;
 mod leftovers;
+mod ports;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -253,6 +254,7 @@ impl Runner {
     }
 
     fn spawn(&mut self, i: usize) {
+        ports::release(self.sup.spec(i));
         let cmd = command::command(self.sup.spec(i), self.color);
         let result = self.mux.spawn(&cmd);
         let now = Instant::now();

@@ -6,4 +6,5 @@ mod args;
 mod checks;
 mod config;
 mod flow;
+mod ports;
 mod procfile;
