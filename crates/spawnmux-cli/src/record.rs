@@ -112,6 +112,18 @@ pub(crate) enum Record {
         helper: String,
         restarts: u32,
     },
+    /// A restart waits until the helper's port is free again.
+    PortWait {
+        helper: String,
+        port: u16,
+    },
+    /// The port was still in use after `waited` (the helper's `stop_timeout`): the helper
+    /// starts anyway.
+    PortBusy {
+        helper: String,
+        port: u16,
+        waited: Duration,
+    },
     /// The restart policy starts `helper` again after `delay`.
     Restart {
         helper: String,
@@ -220,6 +232,8 @@ impl Record {
             | LeftoversStuck { helper }
             | KillMain { helper }
             | StopBuildForChange { helper }
+            | PortWait { helper, .. }
+            | PortBusy { helper, .. }
             | Requested { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
             StopProgress { .. } => RUN,
@@ -241,6 +255,8 @@ impl Record {
             NotAlive { .. } => "not_alive",
             RestartWith { .. } => "restart",
             Waiting { .. } => "waiting",
+            PortWait { .. } => "port_wait",
+            PortBusy { .. } => "port_busy",
             GiveUp { .. } => "give_up",
             Restart { .. } | RestartForChange { .. } => "restart",
             LeftBehind { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => {
@@ -264,7 +280,7 @@ impl Record {
         use Record::*;
         match self {
             NotStarted { .. } | CannotStart { .. } | ReadyTimeout { .. } | GiveUp { .. } => true,
-            CheckTimeout { .. } | NotAlive { .. } => true,
+            CheckTimeout { .. } | NotAlive { .. } | PortBusy { .. } => true,
             Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
             Exit { warn, .. } | Watch { warn, .. } => *warn,
@@ -333,7 +349,7 @@ impl Record {
         }
     }
 
-    /// [`Record::fields`] for checks and `depends_on`.
+    /// [`Record::fields`] for checks, `depends_on` and ports.
     fn check_fields(&self) -> Vec<(&'static str, Value)> {
         use Record::*;
         let ms = |d: &Duration| Value::from(d.as_millis() as u64);
@@ -369,6 +385,10 @@ impl Record {
                 ("error", error.clone().into()),
             ],
             RestartWith { dependency, .. } => vec![("dependency", dependency.clone().into())],
+            PortWait { port, .. } => vec![("port", (*port).into())],
+            PortBusy { port, waited, .. } => {
+                vec![("port", (*port).into()), ("waited_ms", ms(waited))]
+            }
             _ => Vec::new(),
         }
     }
@@ -433,11 +453,12 @@ impl Record {
             } => format!("restarting {helper}: {why}"),
             RestartForChange { helper, why, .. } => format!("starting {helper} again: {why}"),
             CheckTimeout { .. } | NotAlive { .. } | RestartWith { .. } => self.check_message(),
+            PortWait { .. } | PortBusy { .. } => self.check_message(),
             _ => self.stop_or_watch_message(),
         }
     }
 
-    /// [`Record::message`] for checks and `restart_with`.
+    /// [`Record::message`] for checks, `restart_with` and ports.
     fn check_message(&self) -> String {
         use Record::*;
         match self {
@@ -462,6 +483,15 @@ impl Record {
             RestartWith { helper, dependency } => {
                 format!("restarting {helper}: {dependency} restarted (restart_with)")
             }
+            PortWait { helper, port } => format!("{helper} waits for port {port} to be free"),
+            PortBusy {
+                helper,
+                port,
+                waited,
+            } => format!(
+                "port {port} is still in use after {}: starting {helper} anyway",
+                humantime::format_duration(*waited)
+            ),
             _ => unreachable!("message() renders the others"),
         }
     }

@@ -78,6 +78,10 @@ impl Probe for World<'_> {
     fn count_is_exact(&self) -> bool {
         os::COUNT_IS_EXACT
     }
+
+    fn port_free(&self, port: u16) -> bool {
+        ports::is_free(port)
+    }
 }
 
 /// Runs `spec` until every helper has ended or a signal stops spawnmux.
@@ -254,8 +258,7 @@ impl Runner {
     }
 
     fn spawn(&mut self, i: usize) {
-        ports::release(self.sup.spec(i));
-        let cmd = command::command(self.sup.spec(i), self.color);
+        let cmd = command::command(ports::release(self.sup.spec(i)), self.color);
         let result = self.mux.spawn(&cmd);
         let now = Instant::now();
         match result {

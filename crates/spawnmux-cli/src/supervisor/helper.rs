@@ -51,6 +51,14 @@ pub(crate) enum State {
     },
     /// Starts again at this time (restart policy).
     Backoff { until: Instant },
+    /// A restart waits until its port is free again (`supervisor/ports.rs`): looked at at
+    /// `next_look` (`None`: at the next tick), for at most its `stop_timeout` from
+    /// `taken_since` (when it was first found in use), then started anyway.
+    PortWait {
+        port: u16,
+        taken_since: Option<Instant>,
+        next_look: Option<Instant>,
+    },
     /// Its main process has ended but its process tree has not gone yet (a pipe still held,
     /// its group not empty): processes left behind, which were sent the stop signal, or the
     /// old tree of a replaced helper. Once the tree is gone, `then`; at `deadline` the tree is
