@@ -78,7 +78,6 @@ impl Probe for World<'_> {
     fn count_is_exact(&self) -> bool {
         os::COUNT_IS_EXACT
     }
-
     fn port_free(&self, port: u16) -> bool {
         ports::is_free(port)
     }
@@ -227,6 +226,7 @@ impl Runner {
         while let Some(action) = self.sup.next_action() {
             match action {
                 Action::Spawn(i) => self.spawn(i),
+                Action::ReleasePort(i) => ports::release(self.sup.spec(i)),
                 Action::Stop { helper, signal } => {
                     if let Some(id) = self.current[helper] {
                         let _ = os::send_stop(&mut self.mux, id, signal);
@@ -258,7 +258,7 @@ impl Runner {
     }
 
     fn spawn(&mut self, i: usize) {
-        let cmd = command::command(ports::release(self.sup.spec(i)), self.color);
+        let cmd = command::command(self.sup.spec(i), self.color);
         let result = self.mux.spawn(&cmd);
         let now = Instant::now();
         match result {

@@ -1,5 +1,5 @@
-//! Ports (`port`): an `auto` port's hold ends just before its helper starts, and a restart
-//! asks whether the port is free again (the supervisor's `Probe::port_free`).
+//! Ports (`port`): an `auto` port's hold ends when its helper is about to start
+//! (`Action::ReleasePort`), and whether a port is free (the supervisor's `Probe::port_free`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,13 +16,12 @@ const ADDRESSES: [IpAddr; 4] = [
     IpAddr::V6(Ipv6Addr::UNSPECIFIED),
 ];
 
-/// Lets go of the helper's port, if spawnmux held it (`port = "auto"`): it is about to
-/// start and bind it. Returns `spec`, to build the command spawned next.
-pub(super) fn release(spec: &HelperSpec) -> &HelperSpec {
+/// Lets go of the helper's port, if spawnmux holds it (`port = "auto"`): it is about to
+/// start and bind it.
+pub(super) fn release(spec: &HelperSpec) {
     if let Some(port) = &spec.port {
         port.held.release();
     }
-    spec
 }
 
 /// Whether a server could listen on `port` now: binding it as a server does

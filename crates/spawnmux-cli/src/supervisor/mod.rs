@@ -51,6 +51,9 @@ pub(crate) const TREE_CHECK: Duration = Duration::from_millis(20);
 pub(crate) enum Action {
     /// Start the helper; report the result with [`Supervisor::spawned`].
     Spawn(usize),
+    /// Let go of spawnmux's hold on the helper's `auto` port: it starts once the port is
+    /// free.
+    ReleasePort(usize),
     /// Send `signal` to the helper's (last) child through the `Mux` (its process group).
     Stop {
         helper: usize,
