@@ -507,13 +507,9 @@ mod sys {
     /// A listener on 127.0.0.1:`port` without `SO_REUSEADDR` (std's `TcpListener::bind`
     /// sets it on Unix).
     pub(crate) fn listen_without_reuse(port: u16) -> io::Result<std::net::TcpListener> {
-        use rustix::net::{AddressFamily, SocketFlags, SocketType};
-        let fd = rustix::net::socket_with(
-            AddressFamily::INET,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        use rustix::net::{AddressFamily, SocketType};
+        // Not close-on-exec (macOS has no SOCK_CLOEXEC): `hold` starts nothing.
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None)?;
         let addr = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
         rustix::net::bind(&fd, &addr)?;
         rustix::net::listen(&fd, 16)?;
