@@ -71,19 +71,25 @@ impl Ran {
     }
 }
 
+/// A server that says its `PORT`, then listens on `${port}`, ready once it answers.
+const SERVER: &str = r#"
+command = ['TC', 'env', 'PORT', 'listen', '${port}', '0', '0', '200']
+ready_tcp = '127.0.0.1:${port}'
+ready_interval = "200ms"
+"#;
+
 #[test]
 fn a_helper_gets_its_port_as_port_and_a_dependent_names_it() {
     let config = r#"
 [helpers.web]
 port = "auto"
-command = ['TC', 'env', 'PORT', 'listen', '${port}', '0', '0', '200']
-ready_tcp = '127.0.0.1:${port}'
-ready_interval = "200ms"
+SERVER
 [helpers.client]
 command = ['TC', 'connect', '${port.web}', 'out', 'web is ${port.web}, ${env.SPAWNMUX_PORTS_TEST}\n']
 depends_on = ["web"]
-"#;
-    let ran = Ran::new("port", config, &["--kill-others"]);
+"#
+    .replace("SERVER", SERVER);
+    let ran = Ran::new("port", &config, &["--kill-others"]);
     assert_eq!(ran.code, Some(0), "{:#?}", ran.recs);
     let web = ran.lines("web");
     let port = web[0].strip_prefix("PORT=").expect("PORT first");
@@ -114,13 +120,12 @@ fn scaled_copies_listen_on_consecutive_ports_and_a_dependent_waits_for_all() {
 [helpers.web]
 port = BASE
 scale = 2
-command = ['TC', 'env', 'PORT', 'listen', '${port}', '0', '0', '200']
-ready_tcp = '127.0.0.1:${port}'
-ready_interval = "200ms"
+SERVER
 [helpers.client]
 command = ['TC', 'connect', '${port.web.1}', 'connect', '${port.web.2}']
 depends_on = ["web"]
 "#
+    .replace("SERVER", SERVER)
     .replace("BASE", &base.to_string());
     let ran = Ran::new("scale", &config, &["--kill-others"]);
     assert_eq!(ran.code, Some(0), "{:#?}", ran.recs);

@@ -30,6 +30,15 @@ fn ended_with_port_in_use() -> Run {
     r
 }
 
+/// The records among `done`.
+fn logged(done: &[Action]) -> Vec<&Record> {
+    let records = done.iter().filter_map(|a| match a {
+        Action::Log(r) => Some(r),
+        _ => None,
+    });
+    records.collect()
+}
+
 fn is_port_wait(s: State) -> bool {
     matches!(s, State::PortWait { port: 5173, .. })
 }
@@ -76,13 +85,7 @@ fn a_short_wait_is_not_said() {
     let done = r.take();
     assert_eq!(done.len(), 3, "{done:?}");
     assert_eq!(done[0], Action::Spawn(0));
-    let events: Vec<&str> = done
-        .iter()
-        .filter_map(|a| match a {
-            Action::Log(r) => Some(r.event()),
-            _ => None,
-        })
-        .collect();
+    let events: Vec<&str> = logged(&done).iter().map(|r| r.event()).collect();
     assert_eq!(events, ["start", "ready"]);
 }
 
@@ -108,12 +111,9 @@ fn after_stop_timeout_the_helper_starts_anyway_with_a_warning() {
     r.at(4.5);
     let done = r.take();
     assert!(done.contains(&Action::Spawn(0)), "{done:?}");
-    let busy: Vec<&Record> = done
-        .iter()
-        .filter_map(|a| match a {
-            Action::Log(r @ Record::PortBusy { .. }) => Some(r),
-            _ => None,
-        })
+    let busy: Vec<&Record> = logged(&done)
+        .into_iter()
+        .filter(|r| matches!(r, Record::PortBusy { .. }))
         .collect();
     assert_eq!(busy.len(), 1, "{done:?}");
     assert!(busy[0].warn());
