@@ -126,13 +126,13 @@ fn groups(draft: &Draft) -> Result<Vec<Group>, LoadError> {
         });
     }
     unique_names(draft, &groups)?;
-    let mut numbers: Vec<u16> = taken.iter().map(|(p, _)| *p).collect();
+    let mut used: Vec<u16> = taken.iter().map(|(p, _)| *p).collect();
     for ((h, want), group) in draft.helpers.iter().zip(wants).zip(&mut groups) {
         for (k, (_, port)) in group.copies.iter_mut().enumerate() {
             *port = match want {
                 None => None,
                 Some(Want::Number(first)) => Some(fixed(first + k as u16)),
-                Some(Want::Auto) => Some(auto(origin, h, &mut numbers)?),
+                Some(Want::Auto) => Some(auto(origin, h, &mut used)?),
             };
         }
     }
@@ -244,8 +244,8 @@ fn fixed(number: u16) -> Port {
     }
 }
 
-/// A free port, none of `numbers` (to which it is added), held until the helper starts.
-fn auto(origin: &Origin, h: &HelperDraft, numbers: &mut Vec<u16>) -> Result<Port, LoadError> {
+/// A free port, none of `used` (to which it is added), held until the helper starts.
+fn auto(origin: &Origin, h: &HelperDraft, used: &mut Vec<u16>) -> Result<Port, LoadError> {
     // Ports handed out but refused stay bound meanwhile, so the next bind gets another one.
     let mut refused = Vec::new();
     loop {
@@ -256,11 +256,11 @@ fn auto(origin: &Origin, h: &HelperDraft, numbers: &mut Vec<u16>) -> Result<Port
             let problem = format!("{}: cannot choose a free port: {e}", key(h, "port"));
             origin.error(at, problem)
         })?;
-        if numbers.contains(&number) {
+        if used.contains(&number) {
             refused.push(socket);
             continue;
         }
-        numbers.push(number);
+        used.push(number);
         let held = Held::new(socket);
         return Ok(Port {
             number,
