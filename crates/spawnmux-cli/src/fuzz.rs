@@ -215,6 +215,11 @@ mod tests {
             b"x = \"\xc3\xa9\n",
             b"\x01\x02[[[\n",
             b"",
+            b"[helpers.web]\nshell = \"w ${port}\"\nport = \"auto\"\nscale = 3\n[helpers.c]\nshell = \"c ${port.web.3}\"\ndepends_on = [\"web\"]\n",
+            b"[helpers.web]\nshell = '''\nw\n${port.nope}'''\n",
+            b"[helpers.web]\ncommand = [\"a\", \"\\u0024{port}\"]\n",
+            b"[helpers.web]\nshell = \"x\"\nport = 65535\nscale = 2\n",
+            b"[helpers.web]\nshell = \"${env.}\"\n",
         ];
         for c in configs {
             check_config(c);

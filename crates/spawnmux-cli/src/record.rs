@@ -112,6 +112,18 @@ pub(crate) enum Record {
         helper: String,
         restarts: u32,
     },
+    /// A restart waits until the helper's port is free again.
+    PortWait {
+        helper: String,
+        port: u16,
+    },
+    /// The port was still in use after `waited` (the helper's `stop_timeout`): the helper
+    /// starts anyway.
+    PortBusy {
+        helper: String,
+        port: u16,
+        waited: Duration,
+    },
     /// The restart policy starts `helper` again after `delay`.
     Restart {
         helper: String,
@@ -230,6 +242,8 @@ impl Record {
             | LeftoversStuck { helper }
             | KillMain { helper }
             | StopBuildForChange { helper }
+            | PortWait { helper, .. }
+            | PortBusy { helper, .. }
             | Requested { helper, .. }
             | LogFileFailed { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
@@ -253,6 +267,8 @@ impl Record {
             NotAlive { .. } => "not_alive",
             RestartWith { .. } => "restart",
             Waiting { .. } => "waiting",
+            PortWait { .. } => "port_wait",
+            PortBusy { .. } => "port_busy",
             GiveUp { .. } => "give_up",
             Restart { .. } | RestartForChange { .. } => "restart",
             LeftBehind { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => {
@@ -278,7 +294,7 @@ impl Record {
         use Record::*;
         match self {
             NotStarted { .. } | CannotStart { .. } | ReadyTimeout { .. } | GiveUp { .. } => true,
-            CheckTimeout { .. } | NotAlive { .. } => true,
+            CheckTimeout { .. } | NotAlive { .. } | PortBusy { .. } => true,
             Restart { .. } | KillLeftovers { .. } | LeftoversStuck { .. } | KillMain { .. } => true,
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
             ControlOff { .. } => true,
@@ -355,7 +371,7 @@ impl Record {
         }
     }
 
-    /// [`Record::fields`] for checks and `depends_on`.
+    /// [`Record::fields`] for checks, `depends_on` and ports.
     fn check_fields(&self) -> Vec<(&'static str, Value)> {
         use Record::*;
         let ms = |d: &Duration| Value::from(d.as_millis() as u64);
@@ -391,6 +407,10 @@ impl Record {
                 ("error", error.clone().into()),
             ],
             RestartWith { dependency, .. } => vec![("dependency", dependency.clone().into())],
+            PortWait { port, .. } => vec![("port", (*port).into())],
+            PortBusy { port, waited, .. } => {
+                vec![("port", (*port).into()), ("waited_ms", ms(waited))]
+            }
             _ => Vec::new(),
         }
     }
@@ -460,11 +480,12 @@ impl Record {
                 error,
             } => format!("{helper}'s log_file {path} failed ({error}): from now on its output is only in this log"),
             CheckTimeout { .. } | NotAlive { .. } | RestartWith { .. } => self.check_message(),
+            PortWait { .. } | PortBusy { .. } => self.check_message(),
             _ => self.stop_or_watch_message(),
         }
     }
 
-    /// [`Record::message`] for checks and `restart_with`.
+    /// [`Record::message`] for checks, `restart_with` and ports.
     fn check_message(&self) -> String {
         use Record::*;
         match self {
@@ -489,6 +510,15 @@ impl Record {
             RestartWith { helper, dependency } => {
                 format!("restarting {helper}: {dependency} restarted (restart_with)")
             }
+            PortWait { helper, port } => format!("{helper} waits for port {port} to be free"),
+            PortBusy {
+                helper,
+                port,
+                waited,
+            } => format!(
+                "port {port} is still in use after {}: starting {helper} anyway",
+                humantime::format_duration(*waited)
+            ),
             _ => unreachable!("message() renders the others"),
         }
     }

@@ -3,8 +3,9 @@
 //! `load/validate.rs`); the runner only reads it. Imports nothing of the crate.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Everything the runner needs.
@@ -166,6 +167,10 @@ pub(crate) struct HelperSpec {
     pub(crate) alive_failures: u32,
     /// `log_file`: where its raw output is appended too.
     pub(crate) log_file: Option<LogFile>,
+    /// `port`: given to the helper as `PORT`; a restart waits until it is free again.
+    pub(crate) port: Option<Port>,
+    /// A copy made by `scale = N` (`web.2`): the helper's name as written (`web`).
+    pub(crate) copy_of: Option<String>,
 }
 
 /// `log_file` and `log_max_size`: a helper's output, line by line as it came (stdout and
@@ -191,6 +196,54 @@ impl LogFile {
         let mut name = self.path.clone().into_os_string();
         name.push(format!(".{n}"));
         PathBuf::from(name)
+    }
+}
+
+/// A helper's port (`port = 5173`, `port = "auto"`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Port {
+    pub(crate) number: u16,
+    /// Chosen by spawnmux (`"auto"`).
+    pub(crate) auto: bool,
+    /// An `auto` port's hold, until the helper starts.
+    pub(crate) held: Held,
+}
+
+/// A listening socket (127.0.0.1) that keeps a port chosen with `port = "auto"` from other
+/// processes until its helper is about to start ([`Held::release`]). Clones share the socket
+/// (the supervisor's copy of the plan and the runner's are the same hold), and any two are
+/// equal: a hold is not part of what the plan says.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Held(Option<Arc<Mutex<Option<TcpListener>>>>);
+
+impl Held {
+    /// Holds the port `socket` is bound to.
+    pub(crate) fn new(socket: TcpListener) -> Held {
+        Held(Some(Arc::new(Mutex::new(Some(socket)))))
+    }
+
+    /// Closes the socket (every clone's): the port is free for the helper.
+    pub(crate) fn release(&self) {
+        if let Some(socket) = &self.0 {
+            socket.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
+    }
+
+    /// Whether the port is still held.
+    #[cfg(test)]
+    pub(crate) fn holds(&self) -> bool {
+        self.0.as_ref().is_some_and(|socket| {
+            socket
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+        })
+    }
+}
+
+impl PartialEq for Held {
+    fn eq(&self, _: &Held) -> bool {
+        true
     }
 }
 
@@ -325,6 +378,8 @@ impl HelperSpec {
             alive_check: None,
             alive_failures: DEFAULT_ALIVE_FAILURES,
             log_file: None,
+            port: None,
+            copy_of: None,
         }
     }
 }

@@ -32,6 +32,8 @@
 //! | `close-out` | close our stdout and carry on |
 //! | `listen PORT DELAY_MS FOR_MS STATUS` | after DELAY_MS, listen on 127.0.0.1:PORT, print `listening <port>`, answer every connection with `HTTP/1.1 STATUS` for FOR_MS ms (0: forever), then close the listener and go on |
 //! | `connect PORT` | connect once to 127.0.0.1:PORT: print `connected`, or `refused: <error>` to stderr and exit 3 |
+//! | `hold PORT MS` | listen on 127.0.0.1:PORT without `SO_REUSEADDR` for MS ms, accepting nothing |
+//! | `hold-detached PORT MS` | start `hold PORT MS` with no stdio (Unix: in a process group of its own), wait until it listens, print `held <port> by <pid>`, don't wait for it |
 //!
 //! A write that fails because the reader is gone exits with code 141. Bad usage exits 2.
 
@@ -252,7 +254,7 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 }
             }
             "close-out" => sys::close_stdout(),
-            "listen" | "connect" => net::op(&op, &mut args)?,
+            "listen" | "connect" | "hold" | "hold-detached" => net::op(&op, &mut args)?,
             other => return Err(Failure::Usage(format!("unknown op `{other}`"))),
         }
     }
@@ -502,6 +504,24 @@ mod sys {
         drop(unsafe { OwnedFd::from_raw_fd(1) });
     }
 
+    /// A listener on 127.0.0.1:`port` without `SO_REUSEADDR` (std's `TcpListener::bind`
+    /// sets it on Unix).
+    pub(crate) fn listen_without_reuse(port: u16) -> io::Result<std::net::TcpListener> {
+        use rustix::net::{AddressFamily, SocketType};
+        // Not close-on-exec (macOS has no SOCK_CLOEXEC): `hold` starts nothing.
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None)?;
+        let addr = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+        rustix::net::bind(&fd, &addr)?;
+        rustix::net::listen(&fd, 16)?;
+        Ok(std::net::TcpListener::from(fd))
+    }
+
+    /// `cmd` starts in a process group of its own.
+    pub(crate) fn detach(cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+
     /// `true` if `fd` is an open descriptor (checked with `/proc/self/fdinfo`, no unsafe).
     #[cfg(target_os = "linux")]
     pub(crate) fn fd_is_open(fd: u32) -> bool {
@@ -542,6 +562,14 @@ mod sys {
     pub(crate) fn get_pipe_size(_which: super::Which) -> io::Result<usize> {
         Ok(0)
     }
+
+    /// A listener on 127.0.0.1:`port`: std's bind sets no `SO_REUSEADDR` on Windows.
+    pub(crate) fn listen_without_reuse(port: u16) -> io::Result<std::net::TcpListener> {
+        std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// Nothing: the child stays in our job object (there are no process groups to leave).
+    pub(crate) fn detach(_cmd: &mut std::process::Command) {}
 
     pub(crate) fn close_stdout() {
         // SAFETY: GetStdHandle has no preconditions; closing our own stdout handle only makes

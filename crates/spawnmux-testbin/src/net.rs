@@ -1,5 +1,6 @@
 //! The network ops: a tiny HTTP server (`listen`) and a one-shot TCP client (`connect`), for
-//! the runner's readiness and liveness checks.
+//! the runner's readiness and liveness checks; a port held by a process that is not the
+//! helper's (`hold-detached`), for its restarts.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -7,10 +8,14 @@ use std::time::{Duration, Instant};
 
 use super::{Args, Failure};
 
-/// `listen PORT DELAY_MS FOR_MS STATUS` and `connect PORT`.
+/// `listen PORT DELAY_MS FOR_MS STATUS`, `connect PORT`, `hold PORT MS` and
+/// `hold-detached PORT MS`.
 pub(crate) fn op(op: &str, args: &mut Args<'_>) -> Result<(), Failure> {
-    if op == "connect" {
-        return Ok(connect(args.number()?)?);
+    match op {
+        "connect" => return Ok(connect(args.number()?)?),
+        "hold" => return Ok(hold(args.number()?, args.number()?)?),
+        "hold-detached" => return Ok(hold_detached(args.number()?, args.number()?)?),
+        _ => {}
     }
     let port: u16 = args.number()?;
     let delay: u64 = args.number()?;
@@ -74,4 +79,37 @@ fn connect(port: u16) -> io::Result<()> {
             std::process::exit(3);
         }
     }
+}
+
+/// Listens on 127.0.0.1:`port` without `SO_REUSEADDR` (a server that makes the port
+/// unusable while it lives, whatever the other side sets) for `ms`, accepting nothing; then
+/// exits.
+fn hold(port: u16, ms: u64) -> io::Result<()> {
+    let _listener = super::sys::listen_without_reuse(port)?;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
+}
+
+/// Starts `spawnmux-testchild hold PORT MS` on its own (no inherited stdio, Unix: a process
+/// group of its own, so that nothing counts it as ours), waits until it listens, prints
+/// `held <port> by <pid>` and goes on without waiting for it.
+fn hold_detached(port: u16, ms: u64) -> io::Result<()> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["hold", &port.to_string(), &ms.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    super::sys::detach(&mut cmd);
+    let child = cmd.spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = (Ipv4Addr::LOCALHOST, port).into();
+    while TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+        if Instant::now() > deadline {
+            return Err(io::Error::other("the holder never listened"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = io::stdout();
+    out.write_all(format!("held {port} by {}\n", child.id()).as_bytes())?;
+    out.flush()
 }

@@ -41,7 +41,7 @@ struct RawWatch {
     name: Option<Spanned<String>>,
     cwd: Option<Spanned<String>>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
     #[serde(default)]
     restart: Vec<Spanned<String>>,
@@ -57,7 +57,7 @@ struct RawHelper {
     shell: Option<Spanned<String>>,
     cwd: Option<Spanned<String>>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, Spanned<String>>,
     env_file: Option<Spanned<toml::Value>>,
     restart: Option<Spanned<String>>,
     max_restarts: Option<Spanned<u32>>,
@@ -81,6 +81,8 @@ struct RawHelper {
     alive_exec: Option<Spanned<toml::Value>>,
     alive_interval: Option<Spanned<String>>,
     alive_failures: Option<Spanned<u32>>,
+    port: Option<Spanned<toml::Value>>,
+    scale: Option<Spanned<i64>>,
     log_file: Option<Spanned<String>>,
     log_max_size: Option<Spanned<toml::Value>>,
 }
@@ -195,8 +197,14 @@ fn lower_helper(
     let program = helper_program(origin, name, raw)?;
     let name = Field::new(name.to_string(), At::Span(raw.span()));
     let mut draft = HelperDraft::new(Kind::Helper, name, program);
+    let program_at = h.shell.as_ref().map(Spanned::span);
+    draft.program_at = program_at
+        .or(h.command.as_ref().map(Spanned::span))
+        .map(At::Span);
     draft.cwd = h.cwd.as_ref().map(field);
-    draft.env = h.env.clone();
+    (draft.env, draft.env_at) = env(&h.env);
+    draft.port = h.port.as_ref().map(field);
+    draft.scale = h.scale.as_ref().map(field);
     if let Some(files) = &h.env_file {
         draft.env_files = env_files(origin, &draft.name.value, files)?;
     }
@@ -242,6 +250,15 @@ fn env_files(
         .into_iter()
         .map(|p| Field::new(p, at.clone()))
         .collect())
+}
+
+/// `env`: its values, and where each was written.
+fn env(
+    raw: &BTreeMap<String, Spanned<String>>,
+) -> (BTreeMap<String, String>, BTreeMap<String, At>) {
+    let values = raw.iter().map(|(k, v)| (k.clone(), v.get_ref().clone()));
+    let at = raw.iter().map(|(k, v)| (k.clone(), At::Span(v.span())));
+    (values.collect(), at.collect())
 }
 
 /// The readiness and liveness keys, as written.
@@ -397,8 +414,9 @@ fn build(origin: &Origin, w: &RawWatch) -> Result<Option<HelperDraft>, LoadError
     };
     let program = run_program(origin, run, "[watch] run")?;
     let mut build = HelperDraft::new(Kind::Build, name, program);
+    build.program_at = Some(At::Span(run.span()));
     build.cwd = w.cwd.as_ref().map(field);
-    build.env = w.env.clone();
+    (build.env, build.env_at) = env(&w.env);
     build.stop_timeout = w.stop_timeout.as_ref().map(field);
     Ok(Some(build))
 }

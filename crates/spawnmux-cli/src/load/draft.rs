@@ -102,6 +102,15 @@ pub(crate) struct HelperDraft {
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
     pub(crate) restart_with: Vec<Field<String>>,
     pub(crate) checks: ChecksDraft,
+    /// `port`: a number or `"auto"`, as TOML gives it (only spawnmux.toml has the key).
+    pub(crate) port: Option<Field<toml::Value>>,
+    /// `scale`: how many copies to run.
+    pub(crate) scale: Option<Field<i64>>,
+    /// Where spawnmux.toml wrote the program (`command`, `shell`, `[watch] run`). `None`: it
+    /// comes from elsewhere (a Procfile, the command line), where `${…}` is the shell's.
+    pub(crate) program_at: Option<At>,
+    /// Where spawnmux.toml wrote each `env` value (values from `-e` files have none).
+    pub(crate) env_at: BTreeMap<String, At>,
     /// `log_file`: a path as written, relative to the config file's directory.
     pub(crate) log_file: Option<Field<String>>,
     /// An integer or a string, as TOML gives it.
@@ -173,6 +182,10 @@ impl HelperDraft {
             checks: ChecksDraft::default(),
             log_file: None,
             log_max_size: None,
+            port: None,
+            scale: None,
+            program_at: None,
+            env_at: BTreeMap::new(),
         }
     }
 }

@@ -74,6 +74,8 @@ fn on_change(draft: &Draft, watch: &mut WatchDraft, cmd: &str) -> Result<(), Loa
     let program = Program::Shell(cmd.to_string());
     if let Some(b) = &mut watch.build {
         b.program = program;
+        // The flag's command is the shell's: no `${…}` of spawnmux.toml in it.
+        b.program_at = None;
         return Ok(());
     }
     let name = Field::new(draft.free_name("build"), At::Flag("--on-change"));

@@ -18,6 +18,7 @@ mod draft;
 mod envfile;
 mod error;
 mod flags;
+mod interpolate;
 mod procfile;
 mod validate;
 
@@ -147,15 +148,18 @@ fn env_files(
     Ok(env)
 }
 
-/// `--only` / `--except`: every name must be a helper's; a `depends_on` on a helper left out
-/// is dropped.
+/// `--only` / `--except`: every name must be a helper's (a scaled helper's name: all its
+/// copies); a `depends_on` on a helper left out is dropped.
 fn select(
     helpers: &mut Vec<HelperSpec>,
     only: &[String],
     except: &[String],
 ) -> Result<(), LoadError> {
+    let named = |h: &HelperSpec, names: &[String]| {
+        names.contains(&h.name) || h.copy_of.as_ref().is_some_and(|c| names.contains(c))
+    };
     for name in only.iter().chain(except) {
-        if !helpers.iter().any(|h| &h.name == name) {
+        if !helpers.iter().any(|h| named(h, std::slice::from_ref(name))) {
             let known: Vec<&str> = helpers.iter().map(|h| h.name.as_str()).collect();
             return Err(LoadError(format!(
                 "no helper named `{name}` (known: {})",
@@ -164,9 +168,9 @@ fn select(
         }
     }
     if !only.is_empty() {
-        helpers.retain(|h| only.contains(&h.name));
+        helpers.retain(|h| named(h, only));
     }
-    helpers.retain(|h| !except.contains(&h.name));
+    helpers.retain(|h| !named(h, except));
     let kept: Vec<String> = helpers.iter().map(|h| h.name.clone()).collect();
     for h in helpers.iter_mut() {
         h.depends_on.retain(|d| kept.contains(d));

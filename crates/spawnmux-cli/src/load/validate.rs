@@ -13,13 +13,22 @@ use crate::spec::{check_name, Backoff, HelperSpec, OnBusy, Restart, RunSpec, Wat
 
 mod checks;
 mod files;
+mod ports;
+mod references;
 
 /// The plan, or the first problem of the draft.
 pub(crate) fn plan(draft: &Draft) -> Result<RunSpec, LoadError> {
-    let mut helpers = Vec::new();
     for (i, h) in draft.helpers.iter().enumerate() {
         name(&draft.origin, h, &draft.helpers[..i])?;
-        helpers.push(helper(&draft.origin, &draft.base, h)?);
+    }
+    // Copies (`scale`), ports and `${…}` references: the rest checks what they make.
+    let (draft, extras) = ports::expand(draft)?;
+    let draft = &draft;
+    let mut helpers = Vec::new();
+    for (h, extra) in draft.helpers.iter().zip(extras) {
+        let mut spec = helper(&draft.origin, &draft.base, h)?;
+        (spec.port, spec.copy_of) = (extra.port, extra.copy_of);
+        helpers.push(spec);
     }
     dependencies(draft, &helpers)?;
     files::distinct_log_files(&draft.origin, &draft.helpers, &helpers)?;

@@ -55,6 +55,13 @@
 //! Checks (`ready_tcp`, `ready_http`, `alive_*`)
 //! - `connect_pending(error) -> bool`: a non-blocking `connect`'s error only says that the
 //!   connection is under way (Unix `EINPROGRESS`, Windows `WSAEWOULDBLOCK`).
+//!
+//! Ports (is a restarting helper's port free again?)
+//! - `SERVER_REUSES_ADDRESS`: whether a server's bind sets `SO_REUSEADDR` (Unix: yes, so that
+//!   an old instance's connections in `TIME_WAIT` do not count; Windows: no, there it would
+//!   let a bind take a port in use).
+//! - `in_use(error) -> bool`: a bind's error says that the port is taken (`EADDRINUSE`;
+//!   Windows also `WSAEACCES`, a socket with `SO_EXCLUSIVEADDRUSE`).
 
 #[cfg(unix)]
 mod unix;

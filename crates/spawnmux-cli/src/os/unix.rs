@@ -324,3 +324,12 @@ pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
         .mode(0o600)
         .open(path)
 }
+
+/// Whether a server's bind sets `SO_REUSEADDR`: it does on Unix (servers set it, so that the
+/// connections of an old instance in `TIME_WAIT` do not keep a new one from listening).
+pub(crate) const SERVER_REUSES_ADDRESS: bool = true;
+
+/// Whether a bind's `error` says that the port is in use.
+pub(crate) fn in_use(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::AddrInUse
+}

@@ -434,3 +434,16 @@ pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
         .create(true)
         .open(path)
 }
+
+/// Whether a server's bind sets `SO_REUSEADDR`: not on Windows, where it would let the bind
+/// take a port that another socket listens on.
+pub(crate) const SERVER_REUSES_ADDRESS: bool = false;
+
+/// `WSAEACCES`: the port is bound by a socket with `SO_EXCLUSIVEADDRUSE`.
+const WSAEACCES: i32 = 10013;
+
+/// Whether a bind's `error` says that the port is in use: `WSAEADDRINUSE`, or `WSAEACCES`
+/// (a socket with `SO_EXCLUSIVEADDRUSE` has it).
+pub(crate) fn in_use(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::AddrInUse || error.raw_os_error() == Some(WSAEACCES)
+}

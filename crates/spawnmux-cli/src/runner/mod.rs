@@ -11,6 +11,7 @@ mod checks;
 mod command;
 mod leftovers;
 mod logfiles;
+mod ports;
 mod watch;
 
 use std::collections::{HashMap, HashSet};
@@ -83,6 +84,9 @@ impl Probe for World<'_> {
 
     fn count_is_exact(&self) -> bool {
         os::COUNT_IS_EXACT
+    }
+    fn port_free(&self, port: u16) -> bool {
+        ports::is_free(port)
     }
 }
 
@@ -263,6 +267,7 @@ impl Runner {
         while let Some(action) = self.sup.next_action() {
             match action {
                 Action::Spawn(i) => self.spawn(i),
+                Action::ReleasePort(i) => ports::release(self.sup.spec(i)),
                 Action::Stop { helper, signal } => {
                     if let Some(id) = self.current[helper] {
                         let _ = os::send_stop(&mut self.mux, id, signal);

@@ -31,7 +31,7 @@ impl Request {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Status {
     pub(crate) name: String,
-    /// waiting, starting, running, stopping, backoff, draining, done.
+    /// waiting, starting, running, stopping, backoff, port_wait, draining, done.
     pub(crate) state: &'static str,
     pub(crate) pid: Option<u32>,
     pub(crate) uptime: Option<Duration>,
@@ -58,6 +58,7 @@ impl Supervisor {
                     State::Running { since, .. } => ("running", Some(since), None),
                     State::Stopping { since, .. } => ("stopping", Some(since), None),
                     State::Backoff { .. } => ("backoff", None, None),
+                    State::PortWait { .. } => ("port_wait", None, None),
                     State::Draining { .. } => ("draining", None, None),
                     State::Done { code } => ("done", None, Some(code)),
                 };
@@ -94,7 +95,9 @@ impl Supervisor {
         match (request, &mut self.helpers[i].state) {
             (Request::Stop, State::Draining { then, .. }) => *then = Then::Done(0),
             (_, State::Draining { then, .. }) => *then = Then::Start,
-            (Request::Stop, state @ State::Backoff { .. }) => *state = State::Done { code: 0 },
+            (Request::Stop, state @ (State::Backoff { .. } | State::PortWait { .. })) => {
+                *state = State::Done { code: 0 }
+            }
             (Request::Stop, _) => self.stop_main(i, now, After::Hold),
             (_, State::Running { .. } | State::Stopping { .. }) => {
                 self.helpers[i].reset_restarts();
@@ -121,6 +124,9 @@ fn refusal(name: &str, request: Request, state: State) -> Option<String> {
     Some(match (request, state) {
         (_, State::Waiting { .. }) => format!("{name} waits for its dependencies to be ready"),
         (_, State::Starting) => format!("{name} is starting"),
+        (_, State::PortWait { port, .. }) if request != Request::Stop => {
+            format!("{name} is starting (it waits for port {port} to be free)")
+        }
         (Request::Stop, State::Done { .. }) => format!("{name} is not running"),
         (Request::Start, State::Running { .. } | State::Stopping { .. }) if !held => {
             format!("{name} is already running")

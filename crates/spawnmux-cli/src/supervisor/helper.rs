@@ -49,6 +49,16 @@ pub(crate) enum State {
     },
     /// Starts again at this time (restart policy).
     Backoff { until: Instant },
+    /// A start waits until its port is free (`supervisor/ports.rs`): looked at at
+    /// `next_look` (`None`: at the next tick), for at most its `stop_timeout` from
+    /// `taken_since` (when it was first found in use), then started anyway; `said`: the wait
+    /// has been logged.
+    PortWait {
+        port: u16,
+        taken_since: Option<Instant>,
+        next_look: Option<Instant>,
+        said: bool,
+    },
     /// Its main process has ended but its process tree has not gone yet (a pipe still held,
     /// its group not empty): processes left behind, which were sent the stop signal, or the
     /// old tree of a replaced helper. Once the tree is gone, `then`; at `deadline` the tree is

@@ -16,6 +16,7 @@ mod changes;
 mod checks;
 mod control;
 mod helper;
+mod ports;
 mod ready;
 mod stop;
 #[cfg(test)]
@@ -46,6 +47,9 @@ pub(crate) const TREE_CHECK: Duration = Duration::from_millis(20);
 pub(crate) enum Action {
     /// Start the helper; report the result with [`Supervisor::spawned`].
     Spawn(usize),
+    /// Let go of spawnmux's hold on the helper's `auto` port: it starts once the port is
+    /// free.
+    ReleasePort(usize),
     /// Send `signal` to the helper's (last) child through the `Mux` (its process group).
     Stop {
         helper: usize,
@@ -85,6 +89,10 @@ pub(crate) trait Probe {
     fn members(&self, pgid: u32) -> usize;
     /// Whether [`Probe::members`] is exact, or only tells some (1) from none (0).
     fn count_is_exact(&self) -> bool;
+    /// Whether a server could listen on `port` now (a world without ports: always).
+    fn port_free(&self, _port: u16) -> bool {
+        true
+    }
 }
 
 /// Why the run is stopping, and the exit code that goes with it.
@@ -216,6 +224,9 @@ impl Supervisor {
     }
 
     fn start(&mut self, i: usize) {
+        if self.wait_for_port(i) {
+            return;
+        }
         self.helpers[i].state = State::Starting;
         self.actions.push_back(Action::Spawn(i));
     }
@@ -457,6 +468,7 @@ impl Supervisor {
         let per_helper = self.helpers.iter().enumerate().filter_map(|(i, h)| {
             match h.state {
                 State::Backoff { until } if !stopping => Some(until),
+                State::PortWait { next_look, .. } if !stopping => Some(next_look.unwrap_or(now)),
                 State::Running { ready_by, .. } if !stopping => {
                     ready_by.into_iter().chain(h.checking.due()).min()
                 }
@@ -485,6 +497,7 @@ impl Supervisor {
         for i in 0..self.helpers.len() {
             self.tick_helper(i, now);
         }
+        self.check_ports(now, probe);
         if self.watch_due().is_some_and(|t| t <= now) {
             self.fire(now);
         }

@@ -23,7 +23,7 @@ impl Supervisor {
         for i in 0..self.helpers.len() {
             let h = &mut self.helpers[i];
             match h.state {
-                State::Waiting { .. } | State::Backoff { .. } => {
+                State::Waiting { .. } | State::Backoff { .. } | State::PortWait { .. } => {
                     h.state = State::Done { code: 0 };
                 }
                 // An old tree being replaced (or left behind) already had its stop signal.

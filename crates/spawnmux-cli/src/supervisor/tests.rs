@@ -18,6 +18,8 @@ use crate::spec::{HelperSpec, OnBusy, Program, Restart, RunSpec, WatchSpec};
 struct Fake {
     held: HashSet<usize>,
     members: HashMap<u32, usize>,
+    /// Ports something listens on.
+    busy_ports: HashSet<u16>,
 }
 
 impl Probe for Fake {
@@ -29,6 +31,9 @@ impl Probe for Fake {
     }
     fn count_is_exact(&self) -> bool {
         true
+    }
+    fn port_free(&self, port: u16) -> bool {
+        !self.busy_ports.contains(&port)
     }
 }
 
@@ -1466,3 +1471,6 @@ fn ctl_status_tells_state_pid_uptime_restarts_and_readiness() {
 mod backoff;
 // Readiness and liveness checks, depends_on conditions, restart_with.
 mod checks;
+
+// A restart's wait for the helper's port.
+mod ports;

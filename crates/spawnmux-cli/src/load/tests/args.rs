@@ -82,7 +82,7 @@ fn empty_commands_are_refused() {
 }
 
 /// `spawnmux run ARGS`, parsed.
-fn run_args(args: &[&str]) -> RunArgs {
+pub(super) fn run_args(args: &[&str]) -> RunArgs {
     use clap::Parser;
     let cli = crate::cli::Cli::try_parse_from(["spawnmux", "run"].iter().chain(args))
         .expect("valid arguments");

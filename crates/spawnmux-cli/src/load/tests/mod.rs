@@ -8,4 +8,5 @@ mod checks;
 mod config;
 mod files;
 mod flow;
+mod ports;
 mod procfile;
