@@ -52,6 +52,8 @@ fn helper(h: &HelperSpec) -> Value {
         "name": h.name,
         "command": program(&h.program),
         "cwd": h.cwd.as_deref().map(path),
+        "port": h.port.as_ref().map(|p| json!({ "number": p.number, "auto": p.auto })),
+        "copy_of": h.copy_of,
         "env": h.env.keys().collect::<Vec<_>>(),
         "restart": super::restart(h.restart),
         "max_restarts": h.max_restarts,

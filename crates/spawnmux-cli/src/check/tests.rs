@@ -137,6 +137,27 @@ fn log_file_and_backoff_are_shown() {
 }
 
 #[test]
+fn ports_are_shown_with_how_they_were_chosen() {
+    let mut web = helper("web.2", &[]);
+    web.port = Some(crate::spec::Port {
+        number: 5174,
+        auto: true,
+        held: crate::spec::Held::default(),
+    });
+    web.copy_of = Some("web".into());
+    let spec = plan(vec![web]);
+    let text = text::plan(&spec, Options::default());
+    let want = "  port           5174  (auto, held until it starts; PORT; a restart waits until it is free; a copy of web)\n";
+    assert!(text.contains(want), "{text}");
+    let v = json::plan(&spec, Options::default());
+    assert_eq!(
+        v["helpers"][0]["port"],
+        serde_json::json!({"number": 5174, "auto": true})
+    );
+    assert_eq!(v["helpers"][0]["copy_of"], "web");
+}
+
+#[test]
 fn json_has_every_setting_and_only_env_names() {
     let mut db = helper("db", &[]);
     db.env = BTreeMap::from([("TOKEN".to_string(), "s3cret".to_string())]);

@@ -71,6 +71,9 @@ fn helper(out: &mut String, indent: &str, h: &HelperSpec, build: bool) {
     if let Some(cwd) = &h.cwd {
         line(out, indent, "cwd", cwd.display().to_string());
     }
+    if let Some(port) = &h.port {
+        line(out, indent, "port", port_text(port, h.copy_of.as_deref()));
+    }
     if !build {
         line(out, indent, "restart", restart(h));
     }
@@ -146,6 +149,20 @@ fn relations(out: &mut String, indent: &str, h: &HelperSpec) {
     if !h.restart_with.is_empty() {
         line(out, indent, "restart with", h.restart_with.join(", "));
     }
+}
+
+/// `5173 (auto, held until it starts; PORT; a restart waits until it is free)`.
+fn port_text(port: &crate::spec::Port, copy_of: Option<&str>) -> String {
+    let how = if port.auto {
+        "auto, held until it starts; "
+    } else {
+        ""
+    };
+    let copy = copy_of.map_or(String::new(), |of| format!("; a copy of {of}"));
+    format!(
+        "{}  ({how}PORT; a restart waits until it is free{copy})",
+        port.number
+    )
 }
 
 fn restart(h: &HelperSpec) -> String {
