@@ -103,8 +103,9 @@ pub(crate) enum ColorChoice {
     Never,
 }
 
+/// Which file a run reads (`spawnmux ctl` names its runner the same way).
 #[derive(Debug, Args)]
-pub(crate) struct RunArgs {
+pub(crate) struct Source {
     /// Config file (default: spawnmux.toml in the current directory).
     #[arg(
         short = 'c',
@@ -113,9 +114,15 @@ pub(crate) struct RunArgs {
         conflicts_with = "procfile"
     )]
     pub(crate) config: Option<PathBuf>,
-    /// Procfile to run (default: ./Procfile when there is no spawnmux.toml).
+    /// Procfile (default: ./Procfile when there is no spawnmux.toml).
     #[arg(short = 'f', long = "procfile", value_name = "FILE")]
     pub(crate) procfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) source: Source,
     /// Environment file(s) for Procfile helpers (default: .env beside the Procfile, if any).
     #[arg(short = 'e', long = "env-file", value_name = "FILE")]
     pub(crate) env_files: Vec<PathBuf>,

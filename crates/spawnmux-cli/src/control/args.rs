@@ -22,17 +22,9 @@ Exit codes: 0 done, 1 the runner refused (its reason is printed), 2 usage or no 
 pub(crate) struct CtlArgs {
     #[command(subcommand)]
     pub(crate) what: CtlCmd,
-    /// The runner's config file (as given to `spawnmux run -c`; put it before the command).
-    #[arg(
-        short = 'c',
-        long = "config",
-        value_name = "FILE",
-        conflicts_with = "procfile"
-    )]
-    pub(crate) config: Option<PathBuf>,
-    /// The runner's Procfile (as given to `spawnmux run -f`; put it before the command).
-    #[arg(short = 'f', long = "procfile", value_name = "FILE")]
-    pub(crate) procfile: Option<PathBuf>,
+    /// The runner's config file or Procfile, as given to `spawnmux run` (before the command).
+    #[command(flatten)]
+    pub(crate) source: crate::cli::Source,
     /// The runner's control socket (as given to `spawnmux run --control`).
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) control: Option<PathBuf>,

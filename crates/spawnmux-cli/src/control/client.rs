@@ -195,8 +195,8 @@ fn find(args: &CtlArgs) -> Result<PathBuf, Failure> {
     }
     let cwd = std::env::current_dir()?;
     let target = Target {
-        config: args.config.as_deref(),
-        procfile: args.procfile.as_deref(),
+        config: args.source.config.as_deref(),
+        procfile: args.source.procfile.as_deref(),
         commands: args.what.commands(),
     };
     let path = endpoint::default_path(&target, &cwd);

@@ -45,8 +45,8 @@ pub(crate) fn start(
         Some(p) => p.clone(),
         None => {
             let target = Target {
-                config: args.config.as_deref(),
-                procfile: args.procfile.as_deref(),
+                config: args.source.config.as_deref(),
+                procfile: args.source.procfile.as_deref(),
                 commands: &args.commands,
             };
             let path = endpoint::default_path(&target, &std::env::current_dir()?);

@@ -76,7 +76,7 @@ fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
         ));
     }
     if !args.commands.is_empty() {
-        if args.config.is_some() || args.procfile.is_some() {
+        if args.source.config.is_some() || args.source.procfile.is_some() {
             return Err(LoadError(
                 "commands after `--` cannot be combined with -c or -f".into(),
             ));
@@ -87,10 +87,11 @@ fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
         return config_draft(args, dir, &config);
     }
     let procfile = args
+        .source
         .procfile
         .clone()
         .unwrap_or_else(|| dir.join("Procfile"));
-    if args.procfile.is_none() && !procfile.exists() {
+    if args.source.procfile.is_none() && !procfile.exists() {
         if args.watch.any() {
             // Watch mode alone: `spawnmux run --watch src --on-change 'make'` (without
             // --watch, flags.rs says what is missing).
@@ -109,7 +110,7 @@ fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
 /// under each helper's own `env`.
 fn config_draft(args: &RunArgs, dir: &Path, config: &Path) -> Result<Draft, LoadError> {
     let mut draft = config::read(config)?;
-    if args.config.is_none() && dir.join("Procfile").exists() {
+    if args.source.config.is_none() && dir.join("Procfile").exists() {
         draft.notes.push(
             "using spawnmux.toml (a Procfile is here too; -f Procfile runs that instead)".into(),
         );
@@ -124,11 +125,11 @@ fn config_draft(args: &RunArgs, dir: &Path, config: &Path) -> Result<Draft, Load
 }
 
 fn config_path(args: &RunArgs, dir: &Path) -> Option<PathBuf> {
-    if let Some(c) = &args.config {
+    if let Some(c) = &args.source.config {
         return Some(c.clone());
     }
     let default = dir.join("spawnmux.toml");
-    (args.procfile.is_none() && default.exists()).then_some(default)
+    (args.source.procfile.is_none() && default.exists()).then_some(default)
 }
 
 /// The env files named with `-e`, else `.env` beside the Procfile if there is one.
