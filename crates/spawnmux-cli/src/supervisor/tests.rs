@@ -166,6 +166,11 @@ impl Run {
         result
     }
 
+    /// Why `request` was refused (it must be).
+    fn refused(&mut self, i: usize, request: Request) -> String {
+        self.request(i, request, self.now).expect_err("refused")
+    }
+
     fn signal(&mut self, signal: i32, name: Option<&'static str>) {
         self.sup.signal(signal, name, self.now);
         self.apply();
@@ -1373,10 +1378,7 @@ fn ctl_stop_keeps_a_helper_stopped_without_failure_or_restart() {
     assert!(recs[0].message().starts_with("a stopped (") && !recs[0].warn());
     r.at(60.0);
     assert!(r.spawns().is_empty(), "not restarted");
-    assert_eq!(
-        r.request(0, Request::Stop, r.now),
-        Err("a is not running".into())
-    );
+    assert_eq!(r.refused(0, Request::Stop), "a is not running");
 }
 
 #[test]
@@ -1390,10 +1392,7 @@ fn ctl_start_starts_an_ended_helper_with_a_fresh_restart_count() {
     r.take();
     assert_eq!(r.request(0, Request::Start, r.now), Ok(()));
     assert!(is_running(r.state(0)));
-    assert_eq!(
-        r.request(0, Request::Start, r.now),
-        Err("a is already running".into())
-    );
+    assert_eq!(r.refused(0, Request::Start), "a is already running");
 }
 
 #[test]
@@ -1434,14 +1433,11 @@ fn ctl_requests_are_refused_for_waiting_helpers_and_while_the_run_stops() {
     web.depends_on = vec!["db".into()];
     let mut r = Run::new(plan(vec![db, web])).start();
     assert_eq!(
-        r.request(1, Request::Start, r.now),
-        Err("web waits for its dependencies to be ready".into())
+        r.refused(1, Request::Start),
+        "web waits for its dependencies to be ready"
     );
     r.signal(2, None);
-    assert_eq!(
-        r.request(0, Request::Restart, r.now),
-        Err("spawnmux is stopping".into())
-    );
+    assert_eq!(r.refused(0, Request::Restart), "spawnmux is stopping");
 }
 
 #[test]
