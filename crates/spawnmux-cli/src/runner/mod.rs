@@ -73,6 +73,14 @@ struct World<'a> {
     current: &'a [Option<ChildId>],
 }
 
+impl<'a> World<'a> {
+    /// Built from the runner's fields, not from `&self`, so that the supervisor can be
+    /// borrowed mutably beside it.
+    fn new(mux: &'a Mux, current: &'a [Option<ChildId>]) -> World<'a> {
+        World { mux, current }
+    }
+}
+
 impl Probe for World<'_> {
     fn holds(&self, helper: usize) -> bool {
         self.current[helper].is_some_and(|id| self.mux.pid(id).is_some())
@@ -171,10 +179,7 @@ fn serve_control(
 
 impl Runner {
     fn world(&self) -> World<'_> {
-        World {
-            mux: &self.mux,
-            current: &self.current,
-        }
+        World::new(&self.mux, &self.current)
     }
 
     fn run_loop(&mut self) -> anyhow::Result<i32> {
@@ -228,10 +233,7 @@ impl Runner {
             }
             self.reap();
             let now = Instant::now();
-            let world = World {
-                mux: &self.mux,
-                current: &self.current,
-            };
+            let world = World::new(&self.mux, &self.current);
             self.sup.tick(now, &world);
             self.apply()?;
             self.check_deadlines()?;
@@ -359,10 +361,7 @@ impl Runner {
             Event::Exited { child, exit, .. } => {
                 let helper = self.ids.get(&child).copied();
                 if let Some(i) = helper.filter(|&i| self.current[i] == Some(child)) {
-                    let world = World {
-                        mux: &self.mux,
-                        current: &self.current,
-                    };
+                    let world = World::new(&self.mux, &self.current);
                     self.sup.exited(i, exit, Instant::now(), &world);
                     self.apply()?;
                 }
