@@ -7,6 +7,10 @@
 //! line (usually a few bytes) is moved back into the carry. Memory per stream is bounded by the
 //! maximum line length.
 
+mod scan;
+
+use scan::Terminators;
+
 /// How a captured stream is cut into [`Output`](crate::Output) events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FramingOptions {
@@ -91,13 +95,13 @@ impl Framer {
         if self.opts.cr_ends_line {
             pos = self.cut_at_cr_or_lf(arena, pos, eof, max, out);
         } else {
-            // One iterator over the whole region rather than a `memchr` call per line, and the
-            // common case (a line that fits, no `\r` to strip) emitted inline: this loop runs
-            // once per line of output.
+            // One scan over the whole region rather than a search per line (`scan.rs`), and
+            // the common case (a line that fits, no `\r` to strip) emitted inline: this loop
+            // runs once per line of output.
             // `in_line` in a local: it stays in a register across `out` calls.
             let mut in_line = self.in_line;
             let strip_cr = self.opts.strip_cr;
-            for i in memchr::memchr_iter(b'\n', &arena[start..]) {
+            for i in Terminators::new(&arena[start..], false) {
                 let nl = start + i;
                 if nl - pos <= max && !strip_cr {
                     out(Piece {
@@ -171,8 +175,13 @@ impl Framer {
         max: usize,
         out: &mut impl FnMut(Piece),
     ) -> usize {
-        while let Some(i) = memchr::memchr2(b'\n', b'\r', &arena[pos..]) {
-            let end = pos + i;
+        let from = pos;
+        for i in Terminators::new(&arena[from..], true) {
+            let end = from + i;
+            // The `\n` of a `\r\n` already taken with its `\r`.
+            if end < pos {
+                continue;
+            }
             // (where the next line starts, whether the terminator is a lone `\r`)
             let (next, lone_cr) = match (arena[end], arena.get(end + 1)) {
                 (b'\n', _) => (end + 1, false),

@@ -74,9 +74,6 @@ pub struct Mux {
     /// Output streams found ready and exits to drain (keys), not yet served because a `wait`'s
     /// byte budget was spent: served first, oldest first, by the next `wait`.
     backlog: VecDeque<usize>,
-    /// The last `wait` left ready streams unserved: this loop, not the pipes, is the limit, so
-    /// full reads are no reason to grow a pipe (it would only hold more bytes in the kernel).
-    saturated: bool,
     /// Poll rounds so far (several per `wait` when a round collects no event).
     round: u64,
     generation: u32,
@@ -114,7 +111,6 @@ impl Mux {
             flush_timers: BinaryHeap::new(),
             check_now: Vec::new(),
             backlog: VecDeque::new(),
-            saturated: false,
             round: 0,
             generation: 0,
             batch: 0,
