@@ -213,6 +213,17 @@ fn one(name: &str, set: impl FnOnce(&mut HelperSpec)) -> Run {
     Run::new(plan(vec![h])).start()
 }
 
+/// `db`, ready on a line containing `up` and set up further by `set`, and `web` depending on
+/// it: a run started.
+fn web_after_db(set: impl FnOnce(&mut HelperSpec)) -> Run {
+    let mut db = helper("db");
+    db.ready_line = Some("up".into());
+    set(&mut db);
+    let mut web = helper("web");
+    web.depends_on = vec!["db".into()];
+    Run::new(plan(vec![db, web])).start()
+}
+
 fn is_running(s: State) -> bool {
     matches!(s, State::Running { .. })
 }
@@ -243,11 +254,7 @@ fn loader_notes_come_first() {
 
 #[test]
 fn a_dependent_waits_until_its_dependency_is_ready() {
-    let mut db = helper("db");
-    db.ready_line = Some("accepting".into());
-    let mut web = helper("web");
-    web.depends_on = vec!["db".into()];
-    let mut r = Run::new(plan(vec![db, web])).start();
+    let mut r = web_after_db(|db| db.ready_line = Some("accepting".into()));
     assert_eq!(r.spawns(), [0]);
     assert!(matches!(r.state(1), State::Waiting { .. }));
     r.output(0, "starting up");
@@ -276,11 +283,7 @@ fn a_dependency_without_ready_line_lets_dependents_start_in_the_same_step() {
 
 #[test]
 fn a_waiting_helper_says_what_it_waits_for_every_ten_seconds() {
-    let mut db = helper("db");
-    db.ready_line = Some("up".into());
-    let mut web = helper("web");
-    web.depends_on = vec!["db".into()];
-    let mut r = Run::new(plan(vec![db, web])).start();
+    let mut r = web_after_db(|_| {});
     r.take();
     r.at(9.9);
     assert!(r.records().is_empty());
@@ -307,11 +310,7 @@ fn a_waiting_helper_says_what_it_waits_for_every_ten_seconds() {
 
 #[test]
 fn a_dependent_of_a_helper_that_ended_unready_is_not_started_and_fails_the_run() {
-    let mut db = helper("db");
-    db.ready_line = Some("up".into());
-    let mut web = helper("web");
-    web.depends_on = vec!["db".into()];
-    let mut r = Run::new(plan(vec![db, web])).start();
+    let mut r = web_after_db(|_| {});
     r.take();
     r.exit(0, Exit::Code(0));
     // The next step of the loop finds it.
@@ -439,13 +438,10 @@ fn ready_timeout_message_names_the_line_and_the_timeout() {
 
 #[test]
 fn a_ready_timeout_then_restart_lets_dependents_wait_for_the_new_start() {
-    let mut db = helper("db");
-    db.ready_line = Some("up".into());
-    db.ready_timeout = secs(5.0);
-    db.restart = Restart::OnFailure;
-    let mut web = helper("web");
-    web.depends_on = vec!["db".into()];
-    let mut r = Run::new(plan(vec![db, web])).start();
+    let mut r = web_after_db(|db| {
+        db.ready_timeout = secs(5.0);
+        db.restart = Restart::OnFailure;
+    });
     r.at(5.0);
     r.exit(0, Exit::Signal(15));
     assert!(matches!(r.state(0), State::Backoff { .. }));
@@ -702,11 +698,7 @@ fn the_stop_deadline_lets_go_of_whatever_is_left() {
 
 #[test]
 fn waiting_helpers_are_done_when_the_run_stops() {
-    let mut db = helper("db");
-    db.ready_line = Some("up".into());
-    let mut web = helper("web");
-    web.depends_on = vec!["db".into()];
-    let mut r = Run::new(plan(vec![db, web])).start();
+    let mut r = web_after_db(|_| {});
     r.signal(1, Some("SIGHUP"));
     r.take();
     assert_eq!(r.state(1), State::Done { code: 0 });
@@ -1427,11 +1419,7 @@ fn ctl_restart_starts_a_helper_in_backoff_at_once() {
 
 #[test]
 fn ctl_requests_are_refused_for_waiting_helpers_and_while_the_run_stops() {
-    let mut db = helper("db");
-    db.ready_line = Some("up".into());
-    let mut web = helper("web");
-    web.depends_on = vec!["db".into()];
-    let mut r = Run::new(plan(vec![db, web])).start();
+    let mut r = web_after_db(|_| {});
     assert_eq!(
         r.refused(1, Request::Start),
         "web waits for its dependencies to be ready"
