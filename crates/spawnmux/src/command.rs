@@ -254,6 +254,9 @@ impl Command {
     /// To send one, write the terminal's end-of-file character (`b"\x04"`, `^D`) at the start
     /// of a line, as you would in a shell.
     ///
+    /// When the child exits, the terminal hangs up: a grandchild still on it gets `SIGHUP`
+    /// (and ends, unless it handles the signal), where with pipes it would run on.
+    ///
     /// # Platform specific behavior
     /// - Unix: a pseudo-terminal pair (`posix_openpt`); the child runs in a session of its own
     ///   (`setsid`) with the terminal as its controlling terminal, so its process group (the one
