@@ -34,6 +34,8 @@
 //! | `connect PORT` | connect once to 127.0.0.1:PORT: print `connected`, or `refused: <error>` to stderr and exit 3 |
 //! | `hold PORT MS` | listen on 127.0.0.1:PORT without `SO_REUSEADDR` for MS ms, accepting nothing |
 //! | `hold-detached PORT MS` | start `hold PORT MS` with no stdio (Unix: in a process group of its own), wait until it listens, print `held <port> by <pid>`, don't wait for it |
+//! | `tty` | print `tty in=<bool> out=<bool> err=<bool> size=<rows>x<cols>`: whether stdin, stdout, stderr are terminals, and stdout's window size (`size=none` without one) |
+//! | `winch` | print `winch ready`, wait for `SIGWINCH`, print `winch <rows>x<cols>` (Windows: `winch unsupported` at once) |
 //!
 //! A write that fails because the reader is gone exits with code 141. Bad usage exits 2.
 
@@ -44,6 +46,7 @@ use std::time::Duration;
 
 mod escape;
 mod net;
+mod tty;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -254,6 +257,8 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 }
             }
             "close-out" => sys::close_stdout(),
+            "tty" => tty::report()?,
+            "winch" => tty::winch()?,
             "listen" | "connect" | "hold" | "hold-detached" => net::op(&op, &mut args)?,
             other => return Err(Failure::Usage(format!("unknown op `{other}`"))),
         }

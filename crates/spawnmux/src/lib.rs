@@ -48,6 +48,9 @@
 //!   and `continued` flags for partial and over-long lines), a stream's end ([`Event::Closed`]),
 //!   an exit ([`Event::Exited`] with a portable [`Exit`]), a failed stdin write, a wake-up
 //!   ([`Event::Woken`]) or readiness of one of your sources ([`Event::Ready`]).
+//! - Terminals: [`Command::pty`] runs a child on a pseudo-terminal of a [`PtySize`] (it sees
+//!   `isatty()`, colours, draws progress, reads keys); [`Command::pty_stdout`] keeps its stderr
+//!   a pipe; [`Mux::resize`] changes the window size; [`Mux::write_stdin`] types into it.
 //! - [`Waker`] wakes the loop from any thread: the way to bring a non-pollable event source
 //!   (a file watcher, a channel) into the same loop.
 //! - Termination: [`Mux::terminate`] and [`Mux::kill`] reach the child's whole process tree;
@@ -68,11 +71,11 @@
 //!   be started.
 //!
 //! # Platforms
-//! | | output | exit detection | tree termination | die with parent |
-//! |---|---|---|---|---|
-//! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | group guard process (the whole group) |
-//! | macOS, BSD | pipes + kqueue | kqueue `EVFILT_PROC` | process group | — |
-//! | Windows | overlapped named pipes (default) or loopback socket pairs, IOCP | process handle (waitable) | job object | job object |
+//! | | output | exit detection | tree termination | die with parent | terminal |
+//! |---|---|---|---|---|---|
+//! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | group guard process (the whole group) | pty, own session |
+//! | macOS, BSD | pipes + kqueue | kqueue `EVFILT_PROC` | process group | — | pty, own session |
+//! | Windows | overlapped named pipes (default) or loopback socket pairs, IOCP | process handle (waitable) | job object | job object | — (not built yet) |
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -89,6 +92,7 @@ mod event;
 mod framing;
 mod mux;
 pub mod os;
+mod pty;
 mod sys;
 #[cfg(feature = "tracing")]
 pub mod trace;
@@ -96,4 +100,5 @@ pub mod trace;
 pub use command::{Command, Stdio, DEFAULT_MAX_LINE_LEN};
 pub use event::{ChildId, Event, Events, Exit, Iter, Output, Readiness, SourceId, Stream};
 pub use mux::{Interest, Mux, Waker};
+pub use pty::PtySize;
 pub use sys::Source;

@@ -23,6 +23,8 @@ const BASE_SIZE: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct Reader {
     fd: OwnedFd,
+    /// A pseudo-terminal's master, not a pipe: `EIO` is end of file (see [`Reader::pty`]).
+    pty: bool,
     /// Linux: the pipe grows while reads keep coming back full (see [`Growth`]).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     growth: Growth,
@@ -33,9 +35,25 @@ impl Reader {
         set_nonblocking(&fd)?;
         Ok(Reader {
             fd,
+            pty: false,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             growth: Growth::new(),
         })
+    }
+
+    /// The reader of a pseudo-terminal's master. Once the last fd of the slave is closed (the
+    /// child and everything that inherited its terminal are gone), a read of the master fails
+    /// with `EIO` on Linux rather than returning 0: here that is end of file. Everything the
+    /// child wrote before is read first (the kernel pushes pending output to the master before
+    /// it reports `EIO`). Never grown: a pty is not a pipe.
+    pub(super) fn pty(fd: OwnedFd) -> io::Result<Reader> {
+        let mut reader = Reader::new(fd)?;
+        reader.pty = true;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            reader.growth.done = true;
+        }
+        Ok(reader)
     }
 
     /// Bytes one read should ask for: as much as the pipe holds.
@@ -96,6 +114,7 @@ impl Reader {
             match rustix::io::read(&self.fd, &mut *spare) {
                 Ok((filled, _)) => break filled.len(),
                 Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::IO) if self.pty => break 0,
                 Err(e) => return Err(e.into()),
             }
         };

@@ -4,6 +4,12 @@
 //! `die_with_parent` (Linux) is the group guard (`guard.rs`), told about each child by the
 //! parent right after the spawn, so `posix_spawn` stays in use.
 //!
+//! A child on a pseudo-terminal (`Command::pty`, `pty.rs`) needs a `pre_exec` hook (`setsid`,
+//! then `TIOCSCTTY` on its stdin, the slave), so std forks for it. `setsid` also makes it the
+//! leader of a new process group whose id is its pid, exactly what `process_group(0)` (which
+//! would make `setsid` fail: a group leader cannot start a session) gives the others; the
+//! guard registers it the same way, right after the spawn.
+//!
 //! # `PR_SET_PDEATHSIG` and threads (Linux, only when the guard cannot be started)
 //! The parent-death signal fires when the *thread* that forked the child exits, not the
 //! process. A `Mux` may be driven from a worker thread (or, in tests, a test thread) that ends
@@ -19,8 +25,10 @@ use std::process::{Child, ExitStatus};
 use rustix::process::{Pid, Signal as OsSignal};
 
 use super::pipe::{Reader, Writer};
+use super::pty::{self, PtyHandle};
 use crate::command::{Command, Stdio};
 use crate::event::Exit;
+use crate::pty::Pty;
 use crate::sys::{CommandOptions, Signal, Spawned};
 
 /// A child process (and, through its process group, its descendants).
@@ -119,7 +127,7 @@ fn std_stdio(stdio: &Stdio) -> io::Result<std::process::Stdio> {
     })
 }
 
-fn build(cmd: &Command) -> io::Result<std::process::Command> {
+fn build(cmd: &Command) -> io::Result<(std::process::Command, Option<PtyHandle>)> {
     // No Unix-only options yet: a new one fails to compile here until it is applied.
     let CommandOptions {} = cmd.os;
     let mut c = std::process::Command::new(&cmd.program);
@@ -136,18 +144,67 @@ fn build(cmd: &Command) -> io::Result<std::process::Command> {
     if let Some(dir) = &cmd.cwd {
         c.current_dir(dir);
     }
-    c.stdin(std_stdio(&cmd.stdin)?);
-    c.stdout(std_stdio(&cmd.stdout)?);
-    c.stderr(std_stdio(&cmd.stderr)?);
-    c.process_group(0);
-    Ok(c)
+    let pty = match cmd.pty {
+        None => {
+            c.stdin(std_stdio(&cmd.stdin)?);
+            c.stdout(std_stdio(&cmd.stdout)?);
+            c.stderr(std_stdio(&cmd.stderr)?);
+            c.process_group(0);
+            None
+        }
+        Some(p) => Some(on_pty(&mut c, cmd, p)?),
+    };
+    Ok((c, pty))
 }
+
+/// Puts the child's stdin and stdout (and stderr with `stderr_too`) on a new pseudo-terminal,
+/// which becomes its controlling terminal in a session of its own (its own process group
+/// too, like every child's). The slave's fds live in `c` until it is dropped after the spawn.
+fn on_pty(c: &mut std::process::Command, cmd: &Command, p: Pty) -> io::Result<PtyHandle> {
+    let pair = pty::open(p.size)?;
+    c.stdin(pair.slave.try_clone()?);
+    c.stdout(pair.slave.try_clone()?);
+    if p.stderr_too {
+        c.stderr(pair.slave);
+    } else {
+        c.stderr(std_stdio(&cmd.stderr)?);
+    }
+    pty::make_controlling(c);
+    Ok(PtyHandle::new(pair.master))
+}
+
+/// The parent's ends of the child's captured streams: std's pipes, and on a pty the master
+/// (duplicated: the reader, the writer and the `PtyHandle` each own one).
+fn streams(child: &mut Child, pty: Option<&PtyHandle>) -> io::Result<Streams> {
+    let mut stdin = child
+        .stdin
+        .take()
+        .map(|p| Writer::new(OwnedFd::from(p)))
+        .transpose()?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .map(|p| Reader::new(OwnedFd::from(p)))
+        .transpose()?;
+    let stderr = child
+        .stderr
+        .take()
+        .map(|p| Reader::new(OwnedFd::from(p)))
+        .transpose()?;
+    if let Some(pty) = pty {
+        stdin = Some(Writer::new(pty.dup_master()?)?);
+        stdout = Some(Reader::pty(pty.dup_master()?)?);
+    }
+    Ok((stdin, stdout, stderr))
+}
+
+type Streams = (Option<Writer>, Option<Reader>, Option<Reader>);
 
 /// Starts the child described by `cmd`.
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
-    let mut std_cmd = build(cmd)?;
+    let (mut std_cmd, pty) = build(cmd)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let (mut child, guarded) = if !cmd.die_with_parent {
+    let (child, guarded) = if !cmd.die_with_parent {
         (std_cmd.spawn()?, None)
     } else if let Some(guard) = super::guard::guard() {
         // No `pre_exec` hook: std takes its `posix_spawn` path (a `CLONE_VFORK` clone in
@@ -163,23 +220,21 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
         (pdeathsig::spawn(std_cmd)?, None)
     };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let (mut child, guarded) = (std_cmd.spawn()?, None);
-    let stdin = child.stdin.take().map(|p| Writer::new(OwnedFd::from(p)));
-    let stdout = child.stdout.take().map(|p| Reader::new(OwnedFd::from(p)));
-    let stderr = child.stderr.take().map(|p| Reader::new(OwnedFd::from(p)));
+    let (child, guarded) = (std_cmd.spawn()?, None);
     let mut process = Process {
         child,
         exit: None,
         guarded,
     };
-    match (stdin.transpose(), stdout.transpose(), stderr.transpose()) {
-        (Ok(stdin), Ok(stdout), Ok(stderr)) => Ok(Spawned {
+    match streams(&mut process.child, pty.as_ref()) {
+        Ok((stdin, stdout, stderr)) => Ok(Spawned {
             process,
             stdin,
             stdout,
             stderr,
+            pty,
         }),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        Err(e) => {
             // Leave nothing behind: the child is ours, kill and reap it.
             let _ = process.signal_tree(Signal::Kill);
             let _ = process.wait();
