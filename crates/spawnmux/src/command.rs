@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::framing::FramingOptions;
+use crate::pty::{Pty, PtySize};
 use crate::sys;
 
 /// The default maximum line length: 1 MiB.
@@ -64,6 +65,8 @@ pub struct Command {
     pub(crate) framing: FramingOptions,
     pub(crate) flush_partial_after: Option<Duration>,
     pub(crate) die_with_parent: bool,
+    /// Run on a pseudo-terminal ([`Command::pty`], [`Command::pty_stdout`]).
+    pub(crate) pty: Option<Pty>,
     /// The options only one platform has (`os::windows::CommandExt`).
     pub(crate) os: sys::CommandOptions,
 }
@@ -80,6 +83,7 @@ impl Command {
             stdin: Stdio::Null,
             stdout: Stdio::Capture,
             stderr: Stdio::Capture,
+            pty: None,
             name: None,
             framing: FramingOptions {
                 max_line: Some(DEFAULT_MAX_LINE_LEN),
@@ -133,6 +137,30 @@ impl Command {
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
         self.cwd = Some(dir.as_ref().to_owned());
         self
+    }
+
+    /// Runs the child on a pseudo-terminal: stdin, stdout and stderr all on it. Its output is
+    /// one stream, delivered as `Stream::Stdout`; `Mux::write_stdin` types into it.
+    pub fn pty(&mut self, size: PtySize) -> &mut Command {
+        self.pty = Some(Pty {
+            size,
+            stderr_too: true,
+        });
+        self
+    }
+
+    /// stdin and stdout on a pseudo-terminal, stderr captured as a pipe as usual.
+    pub fn pty_stdout(&mut self, size: PtySize) -> &mut Command {
+        self.pty = Some(Pty {
+            size,
+            stderr_too: false,
+        });
+        self
+    }
+
+    /// The terminal settings, if any: (size, whether stderr is on the terminal too).
+    pub fn get_pty(&self) -> Option<(PtySize, bool)> {
+        self.pty.map(|p| (p.size, p.stderr_too))
     }
 
     /// Where the child's stdin comes from (default: [`Stdio::Null`]).

@@ -57,6 +57,9 @@ pub(crate) struct Spawned {
     pub(crate) stdin: Option<Writer>,
     pub(crate) stdout: Option<Reader>,
     pub(crate) stderr: Option<Reader>,
+    /// The pseudo-terminal, for a command with `pty`/`pty_stdout` (its output is `stdout`, its
+    /// input `stdin`).
+    pub(crate) pty: Option<PtyHandle>,
 }
 
 /// The signals the portable API can send to a child's tree.
