@@ -267,7 +267,8 @@ impl Mux {
         self.slot(id).map(|s| &*s.name)
     }
 
-    /// Changes the window size of a child's pseudo-terminal ([`Command::pty`]).
+    /// Changes the window size of a child's pseudo-terminal ([`Command::pty`]); the child gets
+    /// `SIGWINCH` (Unix) and reads the new size, as when you resize a terminal window.
     ///
     /// # Errors
     /// `InvalidInput` naming the child if it runs on no terminal, `NotFound` if the `Mux` no
@@ -277,7 +278,10 @@ impl Mux {
         let Some(pty) = &slot.pty else {
             return Err(error(
                 io::ErrorKind::InvalidInput,
-                format!("resizing `{}` ({id}): it runs on no terminal", slot.name),
+                format!(
+                    "resizing `{}` ({id}): it runs on no terminal (see Command::pty)",
+                    slot.name
+                ),
             ));
         };
         pty.resize(size)

@@ -1,7 +1,18 @@
 //! Pseudo-terminals: [`PtySize`], and the terminal settings a [`Command`](crate::Command)
 //! carries ([`Command::pty`](crate::Command::pty), [`Command::pty_stdout`](crate::Command::pty_stdout)).
+//!
+//! Programs decide by `isatty()` whether to colour their output, draw progress bars, print
+//! their banner and read keys. A child on a pseudo-terminal sees a terminal; spawnmux holds
+//! the terminal's other side (the *master*), reads what the child writes to it as ordinary
+//! output and types [`Mux::write_stdin`](crate::Mux::write_stdin)'s bytes into it.
 
 /// The size of a pseudo-terminal's window, in character cells.
+///
+/// ```
+/// use spawnmux::PtySize;
+///
+/// assert_eq!(PtySize::default(), PtySize { rows: 24, cols: 80 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PtySize {
     /// Lines.
@@ -11,7 +22,8 @@ pub struct PtySize {
 }
 
 impl Default for PtySize {
-    /// 24 rows by 80 columns.
+    /// 24 rows by 80 columns, the size of a VT100 (and what most programs assume without a
+    /// terminal).
     fn default() -> PtySize {
         PtySize { rows: 24, cols: 80 }
     }
@@ -22,6 +34,7 @@ impl Default for PtySize {
 pub(crate) struct Pty {
     /// The window size at spawn.
     pub(crate) size: PtySize,
-    /// stderr is on the terminal too (`Command::pty`); otherwise it is a pipe.
+    /// stderr is on the terminal too (`Command::pty`); otherwise it is a pipe
+    /// (`Command::pty_stdout`).
     pub(crate) stderr_too: bool,
 }

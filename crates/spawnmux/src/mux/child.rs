@@ -47,7 +47,8 @@ impl Slot {
         stdin: Option<InStream>,
         pty: Option<sys::PtyHandle>,
     ) -> Slot {
-        let out = |reader: Option<sys::Reader>| reader.map(|r| OutStream::new(r, cmd.framing));
+        let framing = cmd.effective_framing();
+        let out = |reader: Option<sys::Reader>| reader.map(|r| OutStream::new(r, framing));
         Slot {
             id,
             name: Arc::from(cmd.get_name()),

@@ -13,6 +13,7 @@ mod exit;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod guard;
 mod pipe;
+mod pty;
 mod signal;
 mod spawn;
 
@@ -20,6 +21,7 @@ mod spawn;
 pub(crate) use epoll::{DirectWait, Waited};
 pub(crate) use exit::{ExitWatcher, Watch};
 pub(crate) use pipe::{Reader, Writer};
+pub(crate) use pty::PtyHandle;
 pub use signal::{signal_name, signal_number};
 pub(crate) use spawn::{spawn, Process};
 
@@ -81,14 +83,4 @@ pub(crate) fn modify_source(poller: &Poller, fd: Handle<'_>, interest: Event) ->
 /// Removes a user's source.
 pub(crate) fn deregister_source(poller: &Poller, fd: Handle<'_>) {
     deregister(poller, fd)
-}
-
-/// A child's pseudo-terminal (stub until the Unix pty lands: none can exist).
-#[derive(Debug)]
-pub(crate) enum PtyHandle {}
-
-impl PtyHandle {
-    pub(crate) fn resize(&self, _size: crate::pty::PtySize) -> std::io::Result<()> {
-        match *self {}
-    }
 }

@@ -146,10 +146,9 @@ fn build(cmd: &Command) -> io::Result<std::process::Command> {
 /// Starts the child described by `cmd`.
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
     if cmd.pty.is_some() {
-        // Stub until the Unix pty (branch pty-unix) is merged.
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            "pty: not built yet on Unix",
+            "pseudo-terminals on Unix: not built yet",
         ));
     }
     let mut std_cmd = build(cmd)?;
