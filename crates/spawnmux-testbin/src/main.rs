@@ -29,6 +29,10 @@
 //! | `grandchild MS` | start `spawnmux-testchild pid sleep MS` with inherited stdio, print `grandchild <pid>`, don't wait |
 //! | `ignore-term` | ignore SIGTERM (Windows: Ctrl+C / Ctrl+Break), then print `ignoring term` |
 //! | `forever MS` | print `tick <i>` every MS ms, forever |
+//! | `tty` | print `tty in=<bool> out=<bool> err=<bool> size=<rows>x<cols>`: which streams are terminals, and the window size (`?x?` where unknown) |
+//! | `console-stdio` | Windows: if stdout is not a console but we are attached to one, take `CONIN$`/`CONOUT$` as stdin, stdout and stderr (Wine 8 never gives a pseudo console's child its standard handles); elsewhere nothing |
+//! | `trap-term` | on SIGTERM/SIGINT (Windows: Ctrl+C / Ctrl+Break) print `caught <name>` and exit 130; print `trapping term` |
+//! | `read-line` | read one line from stdin, print nothing |
 //! | `close-out` | close our stdout and carry on |
 //! | `listen PORT DELAY_MS FOR_MS STATUS` | after DELAY_MS, listen on 127.0.0.1:PORT, print `listening <port>`, answer every connection with `HTTP/1.1 STATUS` for FOR_MS ms (0: forever), then close the listener and go on |
 //! | `connect PORT` | connect once to 127.0.0.1:PORT: print `connected`, or `refused: <error>` to stderr and exit 3 |
@@ -259,6 +263,14 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
             "close-out" => sys::close_stdout(),
             "tty" => tty::report()?,
             "winch" => tty::winch()?,
+            "console-stdio" => sys::console_stdio(),
+            "trap-term" => {
+                sys::trap_term()?;
+                write_flush(&mut io::stdout(), b"trapping term\n")?;
+            }
+            "read-line" => {
+                io::stdin().lock().read_line(&mut String::new())?;
+            }
             "listen" | "connect" | "hold" | "hold-detached" => net::op(&op, &mut args)?,
             other => return Err(Failure::Usage(format!("unknown op `{other}`"))),
         }
@@ -527,6 +539,24 @@ mod sys {
         cmd.process_group(0);
     }
 
+    /// Nothing: a Unix child's standard streams are what it was given.
+    pub(crate) fn console_stdio() {}
+
+    /// SIGTERM / SIGINT: print `caught <name>`, exit 130 (a thread waits for them).
+    pub(crate) fn trap_term() -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let name = if sig == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                let _ =
+                    super::write_flush(&mut io::stdout(), format!("caught {name}\n").as_bytes());
+                std::process::exit(130);
+            }
+        });
+        Ok(())
+    }
+
     /// `true` if `fd` is an open descriptor (checked with `/proc/self/fdinfo`, no unsafe).
     #[cfg(target_os = "linux")]
     pub(crate) fn fd_is_open(fd: u32) -> bool {
@@ -539,13 +569,88 @@ mod sys {
     use std::io;
 
     use windows_sys::core::BOOL;
-    use windows_sys::Win32::Foundation::{CloseHandle, TRUE};
+    use windows_sys::Win32::Foundation::{
+        CloseHandle, GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, TRUE,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{
+        CreateFileW, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
+    };
     use windows_sys::Win32::System::Console::{
-        GetStdHandle, SetConsoleCtrlHandler, STD_OUTPUT_HANDLE,
+        GetConsoleScreenBufferInfo, GetStdHandle, SetConsoleCtrlHandler, SetStdHandle,
+        CONSOLE_SCREEN_BUFFER_INFO, CTRL_BREAK_EVENT, CTRL_C_EVENT, STD_ERROR_HANDLE,
+        STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
     };
 
     unsafe extern "system" fn ignore(_event: u32) -> BOOL {
         TRUE
+    }
+
+    /// Runs on a thread of its own (Windows starts one per control event).
+    unsafe extern "system" fn trap(event: u32) -> BOOL {
+        let name = match event {
+            CTRL_C_EVENT => "ctrl-c",
+            CTRL_BREAK_EVENT => "ctrl-break",
+            _ => "ctrl-other",
+        };
+        let _ = super::write_flush(&mut io::stdout(), format!("caught {name}\n").as_bytes());
+        std::process::exit(130);
+    }
+
+    pub(crate) fn trap_term() -> io::Result<()> {
+        // SAFETY: `trap` is a valid handler for the whole life of the process.
+        if unsafe { SetConsoleCtrlHandler(Some(trap), TRUE) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// If stdout is not a console but `CONOUT$` opens (we are attached to one), makes the
+    /// console our stdin, stdout and stderr.
+    pub(crate) fn console_stdio() {
+        use std::io::IsTerminal;
+        if io::stdout().is_terminal() {
+            return;
+        }
+        let (Some(conin), Some(conout)) = (open_console("CONIN$"), open_console("CONOUT$")) else {
+            return;
+        };
+        // SAFETY: valid handles, kept open for the rest of the process (never closed).
+        unsafe {
+            SetStdHandle(STD_INPUT_HANDLE, conin);
+            SetStdHandle(STD_OUTPUT_HANDLE, conout);
+            SetStdHandle(STD_ERROR_HANDLE, conout);
+        }
+    }
+
+    fn open_console(name: &str) -> Option<HANDLE> {
+        let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+        // SAFETY: NUL-terminated name; no security attributes, no template.
+        let h = unsafe {
+            CreateFileW(
+                wide.as_ptr(),
+                GENERIC_READ | GENERIC_WRITE,
+                FILE_SHARE_READ | FILE_SHARE_WRITE,
+                std::ptr::null(),
+                OPEN_EXISTING,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        (h != INVALID_HANDLE_VALUE).then_some(h)
+    }
+
+    /// The console window's size (rows, columns), if stdout is a console.
+    pub(crate) fn window_size() -> Option<(u16, u16)> {
+        // SAFETY: all-zero is a valid CONSOLE_SCREEN_BUFFER_INFO (out parameter); GetStdHandle
+        // has no preconditions.
+        unsafe {
+            let mut info: CONSOLE_SCREEN_BUFFER_INFO = std::mem::zeroed();
+            if GetConsoleScreenBufferInfo(GetStdHandle(STD_OUTPUT_HANDLE), &mut info) == 0 {
+                return None;
+            }
+            let w = info.srWindow;
+            Some(((w.Bottom - w.Top + 1) as u16, (w.Right - w.Left + 1) as u16))
+        }
     }
 
     pub(crate) fn ignore_term() -> io::Result<()> {

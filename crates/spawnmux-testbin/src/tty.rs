@@ -61,9 +61,9 @@ mod sys {
 mod sys {
     use std::io;
 
-    /// Not asked of the console yet.
+    /// The console window's size, if stdout is a console.
     pub(super) fn window_size() -> Option<(u16, u16)> {
-        None
+        crate::sys::window_size()
     }
 
     /// Windows has no `SIGWINCH`.

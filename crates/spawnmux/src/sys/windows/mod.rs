@@ -26,7 +26,12 @@
 //! in a new process group, put in a job object of its own (`KILL_ON_JOB_CLOSE` when
 //! `die_with_parent`), then resumed, so its whole tree is in the job from the first instruction.
 //! Exit: the process handle is a waitable (one-shot). Terminate: `CTRL_BREAK_EVENT` to the
-//! child's process group; kill: `TerminateJobObject` (the tree).
+//! child's process group (a child on a pseudo console: Ctrl+C typed into it, see `pty.rs`);
+//! kill: `TerminateJobObject` (the tree).
+//!
+//! # Pseudo consoles
+//! `Command::pty` runs the child on a ConPTY whose output and input are pipes of the pipe
+//! transport: see `pty.rs`.
 
 mod exit;
 mod path;
@@ -67,6 +72,8 @@ pub(crate) struct CommandOptions {
 pub(crate) enum Reader {
     Pipe(pipe::PipeReader),
     Socket(socket::SocketReader),
+    /// A pseudo console's output (a pipe that closes the console at the child's exit).
+    Pty(pty::PtyReader),
 }
 
 impl Reader {
@@ -74,6 +81,7 @@ impl Reader {
         match self {
             Reader::Pipe(r) => r.register(poller, key),
             Reader::Socket(r) => r.register(poller, key),
+            Reader::Pty(r) => r.register(poller, key),
         }
     }
 
@@ -81,6 +89,7 @@ impl Reader {
         match self {
             Reader::Pipe(r) => r.deregister(poller),
             Reader::Socket(r) => r.deregister(poller),
+            Reader::Pty(r) => r.deregister(poller),
         }
     }
 
@@ -98,6 +107,7 @@ impl Reader {
         match self {
             Reader::Pipe(r) => r.read_into(buf, max),
             Reader::Socket(r) => r.read_into(buf, max),
+            Reader::Pty(r) => r.read_into(buf, max),
         }
     }
 
@@ -107,6 +117,7 @@ impl Reader {
         match self {
             Reader::Pipe(r) => r.settle(deadline),
             Reader::Socket(_) => false,
+            Reader::Pty(r) => r.settle(deadline),
         }
     }
 }

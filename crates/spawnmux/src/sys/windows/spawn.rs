@@ -8,12 +8,13 @@ use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, AsRawSocket, FromRawHandle, OwnedHandle, RawHandle};
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, DUPLICATE_SAME_ACCESS, GENERIC_READ, GENERIC_WRITE, HANDLE,
+    DuplicateHandle, DUPLICATE_SAME_ACCESS, FALSE, GENERIC_READ, GENERIC_WRITE, HANDLE,
     INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
 };
+use windows_sys::Win32::System::Console::HPCON;
 use windows_sys::Win32::System::Console::{
     GenerateConsoleCtrlEvent, GetStdHandle, CTRL_BREAK_EVENT, STD_ERROR_HANDLE, STD_HANDLE,
     STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
@@ -28,10 +29,12 @@ use windows_sys::Win32::System::Threading::{
     InitializeProcThreadAttributeList, ResumeThread, TerminateProcess, UpdateProcThreadAttribute,
     WaitForSingleObject, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT,
     EXTENDED_STARTUPINFO_PRESENT, INFINITE, LPPROC_THREAD_ATTRIBUTE_LIST, PROCESS_INFORMATION,
-    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, STARTF_USESTDHANDLES,
+    STARTUPINFOEXW,
 };
 
 use super::pipe::{self, PipeReader, PipeWriter};
+use super::pty::{self, CtrlC, PtyHandle};
 use super::socket::{self, SocketReader, SocketWriter};
 use super::{last_error, path, wide_nul, Reader, Transport, Writer};
 use crate::cmdline;
@@ -47,6 +50,8 @@ pub(crate) struct Process {
     job: OwnedHandle,
     pid: u32,
     exit: Option<Exit>,
+    /// A child on a pseudo console: `terminate` types Ctrl+C into it.
+    ctrl_c: Option<CtrlC>,
 }
 
 impl Process {
@@ -91,9 +96,17 @@ impl Process {
     }
 
     /// Terminate: `CTRL_BREAK_EVENT` to the child's process group (it shares our console);
-    /// without a console to deliver it, the job is terminated instead. Kill: the job (the tree).
+    /// without a console to deliver it, the job is terminated instead. A child on a pseudo
+    /// console gets Ctrl+C typed into it (`0x03`; its console gone: the job). Kill: the job
+    /// (the tree).
     pub(crate) fn signal_tree(&mut self, sig: Signal) -> io::Result<()> {
         match sig {
+            Signal::Terminate if self.ctrl_c.is_some() => {
+                match self.ctrl_c.as_mut().map(CtrlC::send) {
+                    Some(Ok(())) => Ok(()),
+                    _ => self.terminate_job(),
+                }
+            }
             Signal::Terminate => {
                 // SAFETY: plain call; the group id is our child's pid (CREATE_NEW_PROCESS_GROUP).
                 if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, self.pid) } != 0 {
@@ -132,11 +145,39 @@ struct Stdios {
     stdin: Option<Writer>,
     stdout: Option<Reader>,
     stderr: Option<Reader>,
+    /// With `Command::pty`: the console (the child's `hpc`) and what the parent keeps of it.
+    pty: Option<(HPCON, PtyHandle, CtrlC)>,
+}
+
+impl Stdios {
+    /// The child's three handles for `cmd`: on a pseudo console, `INVALID_HANDLE_VALUE` for
+    /// each stream the console carries (so the child uses the console's, never ours).
+    fn for_command(cmd: &Command) -> io::Result<(Stdios, [HANDLE; 3])> {
+        let mut stdios = Stdios::default();
+        let t = cmd.os.transport;
+        let Some(p) = cmd.pty else {
+            let handles = [
+                stdio(&cmd.stdin, StdStream::In, t, &mut stdios)?,
+                stdio(&cmd.stdout, StdStream::Out, t, &mut stdios)?,
+                stdio(&cmd.stderr, StdStream::Err, t, &mut stdios)?,
+            ];
+            return Ok((stdios, handles));
+        };
+        let opened = pty::open(p.size)?;
+        stdios.stdin = Some(Writer::Pipe(opened.input));
+        stdios.stdout = Some(Reader::Pty(opened.output));
+        stdios.pty = Some((opened.hpc, opened.handle, opened.ctrl_c));
+        let err = if p.stderr_too {
+            INVALID_HANDLE_VALUE
+        } else {
+            stdio(&cmd.stderr, StdStream::Err, t, &mut stdios)?
+        };
+        Ok((stdios, [INVALID_HANDLE_VALUE, INVALID_HANDLE_VALUE, err]))
+    }
 }
 
 /// Starts the child described by `cmd`.
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
-    super::pty::refuse(cmd)?;
     let child_path = cmd
         .env
         .iter()
@@ -162,14 +203,20 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
         .map(|d| wide_nul(d.as_os_str(), "the working directory"))
         .transpose()?;
 
-    let mut stdios = Stdios::default();
-    let handles = [
-        stdio(&cmd.stdin, StdStream::In, cmd.os.transport, &mut stdios)?,
-        stdio(&cmd.stdout, StdStream::Out, cmd.os.transport, &mut stdios)?,
-        stdio(&cmd.stderr, StdStream::Err, cmd.os.transport, &mut stdios)?,
-    ];
+    let (mut stdios, handles) = Stdios::for_command(cmd)?;
+    let (hpc, pty, ctrl_c) = match stdios.pty.take() {
+        Some((hpc, handle, ctrl_c)) => (Some(hpc), Some(handle), Some(ctrl_c)),
+        None => (None, None, None),
+    };
     let job = job(cmd.die_with_parent)?;
-    let info = create(&app, &mut line, env.as_deref(), cwd.as_deref(), handles)?;
+    let info = create(
+        &app,
+        &mut line,
+        env.as_deref(),
+        cwd.as_deref(),
+        handles,
+        hpc,
+    )?;
     // The child's ends must be closed here, or EOF never comes.
     drop(stdios.child);
     // SAFETY: CreateProcessW returned these handles; we own them from now on.
@@ -184,6 +231,7 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
         job,
         pid: info.dwProcessId,
         exit: None,
+        ctrl_c,
     };
     start(&process, &thread)?;
     Ok(Spawned {
@@ -191,7 +239,7 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
         stdin: stdios.stdin,
         stdout: stdios.stdout,
         stderr: stdios.stderr,
-        pty: None,
+        pty,
     })
 }
 
@@ -394,41 +442,53 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
-/// A `PROC_THREAD_ATTRIBUTE_LIST` holding one handle list.
+/// A `PROC_THREAD_ATTRIBUTE_LIST`: the inherited-handle list and/or the pseudo console.
 struct AttributeList {
     buf: Vec<usize>,
 }
 
 impl AttributeList {
-    /// `handles` must outlive the list (it is read by CreateProcessW).
-    fn handle_list(handles: &[HANDLE]) -> io::Result<AttributeList> {
+    /// Room for `count` attributes.
+    fn new(count: u32) -> io::Result<AttributeList> {
         let mut size = 0usize;
-        // SAFETY: the documented size query: null list, count 1.
-        unsafe { InitializeProcThreadAttributeList(std::ptr::null_mut(), 1, 0, &mut size) };
+        // SAFETY: the documented size query: null list.
+        unsafe { InitializeProcThreadAttributeList(std::ptr::null_mut(), count, 0, &mut size) };
         let mut list = AttributeList {
             buf: vec![0usize; size.div_ceil(std::mem::size_of::<usize>())],
         };
         // SAFETY: `buf` has at least `size` bytes, suitably aligned.
-        if unsafe { InitializeProcThreadAttributeList(list.ptr(), 1, 0, &mut size) } == 0 {
+        if unsafe { InitializeProcThreadAttributeList(list.ptr(), count, 0, &mut size) } == 0 {
             list.buf.clear();
             return Err(last_error("InitializeProcThreadAttributeList"));
         }
-        // SAFETY: the list is initialised; `handles` is a valid array of that byte size.
+        Ok(list)
+    }
+
+    /// Sets `attribute` to the `size` bytes at `value`, which must outlive the list (they are
+    /// read by CreateProcessW).
+    fn set(
+        &mut self,
+        attribute: u32,
+        value: *const std::ffi::c_void,
+        size: usize,
+    ) -> io::Result<()> {
+        // SAFETY: the list is initialised with room for this attribute; the caller keeps
+        // `value` (of `size` bytes) alive as long as the list.
         let ok = unsafe {
             UpdateProcThreadAttribute(
-                list.ptr(),
+                self.ptr(),
                 0,
-                PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize,
-                handles.as_ptr().cast(),
-                std::mem::size_of_val(handles),
+                attribute as usize,
+                value,
+                size,
                 std::ptr::null_mut(),
                 std::ptr::null(),
             )
         };
         if ok == 0 {
-            return Err(last_error("setting the inherited-handle list"));
+            return Err(last_error("setting a process creation attribute"));
         }
-        Ok(list)
+        Ok(())
     }
 
     fn ptr(&mut self) -> LPPROC_THREAD_ATTRIBUTE_LIST {
@@ -445,21 +505,43 @@ impl Drop for AttributeList {
     }
 }
 
+/// The attributes of a new child: exactly `inherit` inherited (if any), and the pseudo
+/// console `hpc`. `inherit` must outlive the list.
+fn attributes(inherit: &[HANDLE], hpc: Option<HPCON>) -> io::Result<AttributeList> {
+    let count = u32::from(!inherit.is_empty()) + u32::from(hpc.is_some());
+    let mut attrs = AttributeList::new(count.max(1))?;
+    if !inherit.is_empty() {
+        let size = std::mem::size_of_val(inherit);
+        attrs.set(
+            PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+            inherit.as_ptr().cast(),
+            size,
+        )?;
+    }
+    if let Some(hpc) = hpc {
+        // The value *is* the HPCON (passed by value in the pointer), as the docs show.
+        let size = std::mem::size_of::<HPCON>();
+        attrs.set(PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, hpc as *const _, size)?;
+    }
+    Ok(attrs)
+}
+
 fn create(
     app: &[u16],
     line: &mut [u16],
     env: Option<&[u16]>,
     cwd: Option<&[u16]>,
     std: [HANDLE; 3],
+    hpc: Option<HPCON>,
 ) -> io::Result<PROCESS_INFORMATION> {
-    // Each handle once: the list must not repeat one.
+    // Each handle once (the list must not repeat one); none for streams on a pseudo console.
     let mut unique: Vec<HANDLE> = Vec::with_capacity(3);
     for h in std {
-        if !unique.contains(&h) {
+        if h != INVALID_HANDLE_VALUE && !unique.contains(&h) {
             unique.push(h);
         }
     }
-    let mut attrs = AttributeList::handle_list(&unique)?;
+    let mut attrs = attributes(&unique, hpc)?;
     // SAFETY: all-zero is a valid STARTUPINFOEXW; the fields are then set.
     let mut si: STARTUPINFOEXW = unsafe { std::mem::zeroed() };
     si.StartupInfo.cb = std::mem::size_of::<STARTUPINFOEXW>() as u32;
@@ -470,10 +552,15 @@ fn create(
     si.lpAttributeList = attrs.ptr();
     // SAFETY: all-zero is a valid PROCESS_INFORMATION (out parameter).
     let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
-    let flags = CREATE_SUSPENDED
-        | CREATE_NEW_PROCESS_GROUP
-        | CREATE_UNICODE_ENVIRONMENT
-        | EXTENDED_STARTUPINFO_PRESENT;
+    // A new process group disables Ctrl+C in the child: not on a pseudo console, where Ctrl+C
+    // is how it is asked to stop (and it shares no console with us anyway).
+    let group = if hpc.is_some() {
+        0
+    } else {
+        CREATE_NEW_PROCESS_GROUP
+    };
+    let flags =
+        CREATE_SUSPENDED | group | CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT;
     // SAFETY: `app`, `line` and `cwd` are NUL-terminated UTF-16; `env` is a double-NUL
     // terminated block; `si` (with the attribute list and `unique`) outlives the call; only the
     // listed handles are inherited.
@@ -483,7 +570,7 @@ fn create(
             line.as_mut_ptr(),
             std::ptr::null(),
             std::ptr::null(),
-            TRUE,
+            if unique.is_empty() { FALSE } else { TRUE },
             flags,
             env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
             cwd.map_or(std::ptr::null(), <[u16]>::as_ptr),
