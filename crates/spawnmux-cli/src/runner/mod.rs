@@ -111,7 +111,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.format,
         color,
         !args.no_timestamps,
-        args.keep_ansi,
+        args.raw || (args.keep_ansi && args.format == crate::cli::Format::Json),
         &names,
     );
     let mut mux = Mux::new()?;
@@ -316,6 +316,7 @@ impl Runner {
                 }
                 self.ids.insert(id, i);
                 self.current[i] = Some(id);
+                self.log.restarted(i);
                 let pid = self.mux.pid(id).unwrap_or(0);
                 self.sup.spawned(i, Ok(pid), now);
             }
