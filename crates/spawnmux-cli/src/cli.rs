@@ -156,6 +156,11 @@ pub(crate) struct RunArgs {
     /// characters (tab stays), and the JSON log removes every escape sequence.
     #[arg(long)]
     pub(crate) raw: bool,
+    /// Read lines typed into spawnmux's terminal: `NAME: text` goes to helper NAME's stdin,
+    /// any other line to the input helper's (this NAME, the helper with `input = true`, or the
+    /// only helper). Every helper's stdin is then a pipe from spawnmux.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", require_equals = true)]
+    pub(crate) handle_input: Option<String>,
     /// Stop every helper as soon as one exits, whatever its exit code (honcho's and foreman's
     /// behaviour). Implies --kill-others-on-fail.
     #[arg(long)]

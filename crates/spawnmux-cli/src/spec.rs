@@ -171,6 +171,10 @@ pub(crate) struct HelperSpec {
     pub(crate) port: Option<Port>,
     /// A copy made by `scale = N` (`web.2`): the helper's name as written (`web`).
     pub(crate) copy_of: Option<String>,
+    /// The input helper: lines typed into spawnmux's terminal without a `NAME:` go to its
+    /// stdin (`input = true`, `--handle-input`). At most one helper has it; when one does,
+    /// spawnmux reads its stdin and every helper's stdin is a pipe from spawnmux.
+    pub(crate) input: bool,
 }
 
 /// `log_file` and `log_max_size`: a helper's output, line by line as it came (stdout and
@@ -380,6 +384,7 @@ impl HelperSpec {
             log_file: None,
             port: None,
             copy_of: None,
+            input: false,
         }
     }
 }

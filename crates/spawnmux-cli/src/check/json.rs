@@ -69,6 +69,7 @@ fn helper(h: &HelperSpec) -> Value {
         "depends_on": depends_on,
         "restart_with": h.restart_with,
         "color": h.color,
+        "input": h.input,
         "log_file": h.log_file.as_ref().map(|l| json!({ "path": path(&l.path), "max_size": l.max_size })),
     })
 }

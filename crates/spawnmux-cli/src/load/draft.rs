@@ -97,6 +97,8 @@ pub(crate) struct HelperDraft {
     pub(crate) ready_line: Option<String>,
     pub(crate) ready_timeout: Option<Field<String>>,
     pub(crate) color: Option<bool>,
+    /// `input = true`.
+    pub(crate) input: Option<Field<bool>>,
     pub(crate) depends_on: Vec<Field<String>>,
     /// `depends_on`'s table form: (dependency, condition) as written.
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
@@ -176,6 +178,7 @@ impl HelperDraft {
             ready_line: None,
             ready_timeout: None,
             color: None,
+            input: None,
             depends_on: Vec::new(),
             conditions: Vec::new(),
             restart_with: Vec::new(),

@@ -45,6 +45,7 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
     flags::apply(&mut draft, &args.watch, dir)?;
     let mut spec = validate::plan(&draft)?;
     select(&mut spec.helpers, &args.only, &args.except)?;
+    input(&mut spec.helpers, args.handle_input.as_deref())?;
     if let Some(w) = &mut spec.watch {
         w.restart
             .retain(|r| spec.helpers.iter().any(|h| &h.name == r));
@@ -175,6 +176,47 @@ fn select(
     let kept: Vec<String> = helpers.iter().map(|h| h.name.clone()).collect();
     for h in helpers.iter_mut() {
         h.depends_on.retain(|d| kept.contains(d));
+    }
+    Ok(())
+}
+
+/// The input helper: `--handle-input=NAME`, else the one with `input = true`, else with a bare
+/// `--handle-input` the only helper. More than one `input = true`, or `--handle-input` with
+/// several helpers and none chosen, is an error.
+fn input(helpers: &mut [HelperSpec], flag: Option<&str>) -> Result<(), LoadError> {
+    let names = || {
+        let names: Vec<&str> = helpers.iter().map(|h| h.name.as_str()).collect();
+        names.join(", ")
+    };
+    let marked: Vec<&str> = (helpers.iter().filter(|h| h.input))
+        .map(|h| h.name.as_str())
+        .collect();
+    if marked.len() > 1 && flag.is_none_or(str::is_empty) {
+        return Err(LoadError(format!(
+            "`input = true` on helpers `{}`: only one helper takes the lines typed into spawnmux",
+            marked.join("`, `")
+        )));
+    }
+    let target = match flag {
+        None => return Ok(()),
+        Some("") if !marked.is_empty() => return Ok(()),
+        Some("") if helpers.len() == 1 => 0,
+        Some("") => {
+            return Err(LoadError(format!(
+                "--handle-input: no helper takes input: set `input = true` on one helper, or \
+                 name it: --handle-input=NAME (helpers: {})",
+                names()
+            )))
+        }
+        Some(name) => helpers.iter().position(|h| h.name == name).ok_or_else(|| {
+            LoadError(format!(
+                "--handle-input: no helper named `{name}` (known: {})",
+                names()
+            ))
+        })?,
+    };
+    for (i, h) in helpers.iter_mut().enumerate() {
+        h.input = i == target;
     }
     Ok(())
 }

@@ -116,6 +116,7 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.ready_timeout = ready_timeout(origin, t, &key, waits)?;
     }
     spec.color = h.color.unwrap_or(true);
+    spec.input = h.input.as_ref().is_some_and(|i| i.value);
     spec.depends_on = h.depends_on.iter().map(|d| d.value.clone()).collect();
     checks::relations(origin, h, &mut spec)?;
     Ok(spec)

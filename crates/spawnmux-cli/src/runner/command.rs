@@ -10,8 +10,8 @@ use crate::spec::{HelperSpec, Program};
 const PARTIAL_AFTER: Duration = Duration::from_millis(300);
 
 /// The library command for a helper: argv directly, a shell string through `sh -c` /
-/// `cmd /d /c`.
-pub(crate) fn command(spec: &HelperSpec, color: bool) -> Command {
+/// `cmd /d /c`. `input`: its stdin is a pipe from spawnmux (`--handle-input`), else null.
+pub(crate) fn command(spec: &HelperSpec, color: bool, input: bool) -> Command {
     let mut cmd = match &spec.program {
         Program::Argv(v) => {
             let mut c = Command::new(&v[0]);
@@ -24,6 +24,9 @@ pub(crate) fn command(spec: &HelperSpec, color: bool) -> Command {
     cmd.name(spec.name.clone())
         .flush_partial_after(PARTIAL_AFTER)
         .cr_ends_line(true);
+    if input {
+        cmd.stdin(spawnmux::Stdio::Capture);
+    }
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
