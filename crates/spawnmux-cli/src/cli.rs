@@ -161,6 +161,10 @@ pub(crate) struct RunArgs {
     /// only helper). Every helper's stdin is then a pipe from spawnmux.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", require_equals = true)]
     pub(crate) handle_input: Option<String>,
+    /// Run each command after `--` on a pseudo-terminal of its own (as `tty = true`), so that
+    /// tools which check `isatty` colour, draw and take keys as in a terminal.
+    #[arg(long)]
+    pub(crate) tty: bool,
     /// Stop every helper as soon as one exits, whatever its exit code (honcho's and foreman's
     /// behaviour). Implies --kill-others-on-fail.
     #[arg(long)]

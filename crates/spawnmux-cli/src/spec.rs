@@ -90,6 +90,20 @@ pub(crate) enum Program {
     Shell(String),
 }
 
+/// `tty`: whether the helper runs on a pseudo-terminal of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Tty {
+    /// Pipes (default).
+    #[default]
+    Off,
+    /// `tty = true`: stdin, stdout and stderr on the terminal (one stream: every line is
+    /// stdout, level info).
+    All,
+    /// `tty = "stdout"`: stdin and stdout on the terminal, stderr a pipe (warnings stay
+    /// warnings).
+    Stdout,
+}
+
 /// When to start a helper again after it exited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Restart {
@@ -175,6 +189,8 @@ pub(crate) struct HelperSpec {
     /// stdin (`input = true`, `--handle-input`). At most one helper has it; when one does,
     /// spawnmux reads its stdin and every helper's stdin is a pipe from spawnmux.
     pub(crate) input: bool,
+    /// `tty` / `--tty`.
+    pub(crate) tty: Tty,
 }
 
 /// `log_file` and `log_max_size`: a helper's output, line by line as it came (stdout and
@@ -385,6 +401,7 @@ impl HelperSpec {
             port: None,
             copy_of: None,
             input: false,
+            tty: Tty::Off,
         }
     }
 }

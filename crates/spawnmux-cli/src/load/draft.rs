@@ -99,6 +99,8 @@ pub(crate) struct HelperDraft {
     pub(crate) color: Option<bool>,
     /// `input = true`.
     pub(crate) input: Option<Field<bool>>,
+    /// `tty`: `true`, `false` or `"stdout"` as TOML gives it (`--tty`: `true`).
+    pub(crate) tty: Option<Field<toml::Value>>,
     pub(crate) depends_on: Vec<Field<String>>,
     /// `depends_on`'s table form: (dependency, condition) as written.
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
@@ -179,6 +181,7 @@ impl HelperDraft {
             ready_timeout: None,
             color: None,
             input: None,
+            tty: None,
             depends_on: Vec::new(),
             conditions: Vec::new(),
             restart_with: Vec::new(),

@@ -71,6 +71,12 @@ pub(crate) fn procfile_text(
 /// flags alone) nowhere; lowered.
 fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
     adhoc::refuse_stray(&args.stray, &args.commands)?;
+    if args.tty && args.commands.is_empty() {
+        return Err(LoadError(
+            "--tty is for the commands after --; in spawnmux.toml set `tty = true` per helper"
+                .into(),
+        ));
+    }
     if !args.names.is_empty() && args.commands.is_empty() {
         return Err(LoadError(
             "--names names the commands after --, and there are none".into(),
@@ -82,7 +88,12 @@ fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
                 "commands after `--` cannot be combined with -c or -f".into(),
             ));
         }
-        return adhoc::lower(&args.commands, &args.names);
+        let mut draft = adhoc::lower(&args.commands, &args.names)?;
+        if args.tty {
+            let on = || draft::Field::new(toml::Value::Boolean(true), error::At::Flag("--tty"));
+            draft.helpers.iter_mut().for_each(|h| h.tty = Some(on()));
+        }
+        return Ok(draft);
     }
     if let Some(config) = config_path(args, dir) {
         return config_draft(args, dir, &config);

@@ -44,6 +44,9 @@
 //!   `ctl_remove_stale(path)` (Unix: sockets only); `ctl_remove(path, stamp)`: removes the
 //!   endpoint only if it is still the one this process made.
 //!
+//! Terminals (`tty`)
+//! - `PTY`: whether this platform and build can run a helper on a pseudo-terminal.
+//!
 //! Input (`--handle-input`)
 //! - `input(mux) -> Input`: spawnmux's stdin reaches the loop: Unix, as a `Mux` source
 //!   (`Input::owns(source)`); Windows, where console input cannot be polled with the

@@ -325,6 +325,10 @@ pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
+/// Whether a helper can run on a pseudo-terminal (`tty`): not until the library's pty API
+/// is merged into this branch (then: always on Unix).
+pub(crate) const PTY: bool = false;
+
 /// spawnmux's own stdin as a `Mux` source (`--handle-input`).
 ///
 /// # Implementation notes

@@ -35,6 +35,10 @@ impl Signals {
     }
 }
 
+/// Whether a helper can run on a pseudo-terminal (`tty`): not yet on Windows (ConPTY is
+/// another branch's work; until it lands, `tty` is a config error naming the helper).
+pub(crate) const PTY: bool = false;
+
 /// spawnmux's own stdin (`--handle-input`), read by one thread.
 ///
 /// # Implementation notes
