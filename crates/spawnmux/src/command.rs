@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::framing::FramingOptions;
+use crate::pty::{Pty, PtySize};
 use crate::sys;
 
 /// The default maximum line length: 1 MiB.
@@ -62,6 +63,11 @@ pub struct Command {
     pub(crate) stderr: Stdio,
     pub(crate) name: Option<String>,
     pub(crate) framing: FramingOptions,
+    /// `strip_cr` or `cr_ends_line` was called: the framing is the user's, a pty does not
+    /// change it.
+    pub(crate) cr_set: bool,
+    /// Run on a pseudo-terminal ([`Command::pty`], [`Command::pty_stdout`]).
+    pub(crate) pty: Option<Pty>,
     pub(crate) flush_partial_after: Option<Duration>,
     pub(crate) die_with_parent: bool,
     /// The options only one platform has (`os::windows::CommandExt`).
@@ -86,6 +92,8 @@ impl Command {
                 strip_cr: false,
                 cr_ends_line: false,
             },
+            cr_set: false,
+            pty: None,
             flush_partial_after: None,
             die_with_parent: true,
             os: sys::CommandOptions::default(),
@@ -193,6 +201,7 @@ impl Command {
     /// Removes a `\r` before each `\n` (Windows line endings). Default: off, bytes are kept.
     pub fn strip_cr(&mut self, strip: bool) -> &mut Command {
         self.framing.strip_cr = strip;
+        self.cr_set = true;
         self
     }
 
@@ -201,9 +210,12 @@ impl Command {
     /// line of its own instead of being held (up to the maximum line length) until a `\n`.
     /// Every `\n` and every `\r\n` ends exactly one line, empty or not; only an empty line
     /// ended by a lone `\r` (the carriage return a progress bar starts each update with) is
-    /// not delivered. Default: off, `\r` is an ordinary byte.
+    /// not delivered. Default: off, `\r` is an ordinary byte; on for a child on a
+    /// pseudo-terminal ([`Command::pty`]) unless you call this or
+    /// [`strip_cr`](Command::strip_cr).
     pub fn cr_ends_line(&mut self, on: bool) -> &mut Command {
         self.framing.cr_ends_line = on;
+        self.cr_set = true;
         self
     }
 
@@ -218,6 +230,77 @@ impl Command {
     pub fn flush_partial_after(&mut self, idle: Duration) -> &mut Command {
         self.flush_partial_after = Some(idle);
         self
+    }
+
+    /// Runs the child on a pseudo-terminal: stdin, stdout and stderr all on it. Its output is one
+    /// stream, delivered as [`Stream::Stdout`](crate::Stream::Stdout);
+    /// [`Mux::write_stdin`](crate::Mux::write_stdin) types into it.
+    ///
+    /// This overrides [`stdin`](Command::stdin), [`stdout`](Command::stdout) and
+    /// [`stderr`](Command::stderr), whenever they were called. The child sees a terminal
+    /// (`isatty` is true) of `size`, changed later with [`Mux::resize`](crate::Mux::resize),
+    /// so it colours its output, draws progress bars and reads keys as it does in your
+    /// terminal. Use [`pty_stdout`](Command::pty_stdout) to keep warnings apart.
+    ///
+    /// The terminal turns each `\n` the child writes into `\r\n`, and programs draw progress
+    /// with `\r`: so [`cr_ends_line`](Command::cr_ends_line) is on for a pty child unless
+    /// you set [`cr_ends_line`](Command::cr_ends_line) or [`strip_cr`](Command::strip_cr)
+    /// yourself (lines arrive without the `\r`). The terminal also echoes what you type
+    /// (unless the child turns echo off) and turns a `^C` you write into `SIGINT` for the
+    /// child's foreground process group, as a real terminal does.
+    ///
+    /// [`Mux::close_stdin`](crate::Mux::close_stdin) closes only spawnmux's writing end: the
+    /// terminal stays open (the child's output goes on), and the child sees no end of file.
+    /// To send one, write the terminal's end-of-file character (`b"\x04"`, `^D`) at the start
+    /// of a line, as you would in a shell.
+    ///
+    /// # Platform specific behavior
+    /// - Unix: a pseudo-terminal pair (`posix_openpt`); the child runs in a session of its own
+    ///   (`setsid`) with the terminal as its controlling terminal, so its process group (the one
+    ///   [`Mux::terminate`](crate::Mux::terminate) signals) is still a group of its own; the
+    ///   spawn forks instead of using `posix_spawn`.
+    /// - Windows: a pseudo console (ConPTY), when built; until then spawning fails with
+    ///   [`io::ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported).
+    pub fn pty(&mut self, size: PtySize) -> &mut Command {
+        self.pty = Some(Pty {
+            size,
+            stderr_too: true,
+        });
+        self
+    }
+
+    /// stdin and stdout on a pseudo-terminal, stderr captured as a pipe as usual (warnings stay
+    /// warnings; cargo colours stderr only if stderr is a terminal, so use
+    /// [`pty`](Command::pty) for cargo).
+    ///
+    /// This overrides [`stdin`](Command::stdin) and [`stdout`](Command::stdout);
+    /// [`stderr`](Command::stderr) applies as usual. Everything else is as for
+    /// [`pty`](Command::pty).
+    ///
+    /// # Platform specific behavior
+    /// Unix only for now: on Windows spawning fails with
+    /// [`io::ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported).
+    pub fn pty_stdout(&mut self, size: PtySize) -> &mut Command {
+        self.pty = Some(Pty {
+            size,
+            stderr_too: false,
+        });
+        self
+    }
+
+    /// The terminal settings, if any: (size, whether stderr is on the terminal too).
+    pub fn get_pty(&self) -> Option<(PtySize, bool)> {
+        self.pty.map(|p| (p.size, p.stderr_too))
+    }
+
+    /// The framing the child's streams get: the user's, with `cr_ends_line` on for a pty child
+    /// unless the user chose the `\r` handling.
+    pub(crate) fn effective_framing(&self) -> FramingOptions {
+        let mut framing = self.framing;
+        if self.pty.is_some() && !self.cr_set {
+            framing.cr_ends_line = true;
+        }
+        framing
     }
 
     /// Makes the child die when this process dies, even by `SIGKILL` (default: on).

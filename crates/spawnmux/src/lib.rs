@@ -89,6 +89,7 @@ mod event;
 mod framing;
 mod mux;
 pub mod os;
+mod pty;
 mod sys;
 #[cfg(feature = "tracing")]
 pub mod trace;
@@ -96,4 +97,5 @@ pub mod trace;
 pub use command::{Command, Stdio, DEFAULT_MAX_LINE_LEN};
 pub use event::{ChildId, Event, Events, Exit, Iter, Output, Readiness, SourceId, Stream};
 pub use mux::{Interest, Mux, Waker};
+pub use pty::PtySize;
 pub use sys::Source;

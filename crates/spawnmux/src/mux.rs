@@ -49,6 +49,7 @@ use self::waker::Wakes;
 use crate::command::Command;
 use crate::error::{context, error};
 use crate::event::{ChildId, Events};
+use crate::pty::PtySize;
 use crate::sys::{self, Signal, GLOBAL_EXIT_KEY};
 
 /// Owns a poller and the children spawned through it, and reports everything that happens to
@@ -167,7 +168,7 @@ impl Mux {
         if watch.is_global() {
             self.check_now.push(index);
         }
-        let slot = Slot::new(id, cmd, process, watch, streams, stdin);
+        let slot = Slot::new(id, cmd, process, watch, streams, stdin, spawned.pty);
         self.children.insert(slot);
         self.running += 1;
         Ok(id)
@@ -264,6 +265,27 @@ impl Mux {
     /// The child's name, while the `Mux` knows the child.
     pub fn name(&self, id: ChildId) -> Option<&str> {
         self.slot(id).map(|s| &*s.name)
+    }
+
+    /// Changes the window size of a child's pseudo-terminal ([`Command::pty`]); the child gets
+    /// `SIGWINCH` (Unix) and reads the new size, as when you resize a terminal window.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the child if it runs on no terminal, `NotFound` if the `Mux` no
+    /// longer knows it; otherwise the OS's error (the child's name in the message).
+    pub fn resize(&mut self, id: ChildId, size: PtySize) -> io::Result<()> {
+        let slot = self.slot(id).ok_or_else(|| unknown(id))?;
+        let Some(pty) = &slot.pty else {
+            return Err(error(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "resizing `{}` ({id}): it runs on no terminal (see Command::pty)",
+                    slot.name
+                ),
+            ));
+        };
+        pty.resize(size)
+            .map_err(|e| context(e, format!("resizing the terminal of `{}`", slot.name)))
     }
 
     /// Children not yet exited (reaped).

@@ -28,6 +28,8 @@ pub(super) struct Slot {
     pub(super) queued: u8,
     pub(super) streams: [Option<OutStream>; 2],
     pub(super) stdin: Option<InStream>,
+    /// The child's pseudo-terminal (`Command::pty`), kept until the slot goes.
+    pub(super) pty: Option<sys::PtyHandle>,
     pub(super) flush_after: Option<Duration>,
     /// `Events` batch in which `name_index` is valid.
     batch: u64,
@@ -43,8 +45,10 @@ impl Slot {
         watch: sys::Watch,
         [stdout, stderr]: [Option<sys::Reader>; 2],
         stdin: Option<InStream>,
+        pty: Option<sys::PtyHandle>,
     ) -> Slot {
-        let out = |reader: Option<sys::Reader>| reader.map(|r| OutStream::new(r, cmd.framing));
+        let framing = cmd.effective_framing();
+        let out = |reader: Option<sys::Reader>| reader.map(|r| OutStream::new(r, framing));
         Slot {
             id,
             name: Arc::from(cmd.get_name()),
@@ -56,6 +60,7 @@ impl Slot {
             queued: 0,
             streams: [out(stdout), out(stderr)],
             stdin,
+            pty,
             flush_after: cmd.flush_partial_after,
             batch: 0,
             name_index: 0,

@@ -17,6 +17,11 @@
 //! - `Source` (public, re-exported by the crate): what a user's own source must be (`AsFd` /
 //!   `AsSocket`); `source_handle` borrows its OS handle for `register_source` /
 //!   `modify_source` / `deregister_source`.
+//! - `PtyHandle`: a child's pseudo-terminal (`Command::pty`), kept in the child's slot;
+//!   `resize(PtySize) -> io::Result<()>`. Its output is an ordinary `Reader` (stdout), its
+//!   input an ordinary `Writer` (stdin); a Unix master's `EIO` after the last slave fd closes
+//!   is end of file (`Ok(0)`). Windows: also closes the pseudo console once the process has
+//!   exited, so that the output pipe reaches end of file.
 //! - `signal_name(i32) -> Option<&'static str>`: the name of a signal number, for
 //!   `Exit`'s `Display` (Unix: the table in `unix/signal.rs`, public in `os::unix` with
 //!   `signal_number`; Windows: none).
@@ -57,6 +62,9 @@ pub(crate) struct Spawned {
     pub(crate) stdin: Option<Writer>,
     pub(crate) stdout: Option<Reader>,
     pub(crate) stderr: Option<Reader>,
+    /// The pseudo-terminal, for a command with `pty`/`pty_stdout` (its output is `stdout`, its
+    /// input `stdin`).
+    pub(crate) pty: Option<PtyHandle>,
 }
 
 /// The signals the portable API can send to a child's tree.

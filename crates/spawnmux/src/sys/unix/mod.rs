@@ -13,6 +13,7 @@ mod exit;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod guard;
 mod pipe;
+mod pty;
 mod signal;
 mod spawn;
 
@@ -20,6 +21,7 @@ mod spawn;
 pub(crate) use epoll::{DirectWait, Waited};
 pub(crate) use exit::{ExitWatcher, Watch};
 pub(crate) use pipe::{Reader, Writer};
+pub(crate) use pty::PtyHandle;
 pub use signal::{signal_name, signal_number};
 pub(crate) use spawn::{spawn, Process};
 

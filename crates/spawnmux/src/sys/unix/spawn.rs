@@ -145,6 +145,12 @@ fn build(cmd: &Command) -> io::Result<std::process::Command> {
 
 /// Starts the child described by `cmd`.
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
+    if cmd.pty.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "pseudo-terminals on Unix: not built yet",
+        ));
+    }
     let mut std_cmd = build(cmd)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let (mut child, guarded) = if !cmd.die_with_parent {
@@ -178,6 +184,7 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
             stdin,
             stdout,
             stderr,
+            pty: None,
         }),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             // Leave nothing behind: the child is ours, kill and reap it.

@@ -31,10 +31,12 @@
 mod exit;
 mod path;
 mod pipe;
+mod pty;
 mod socket;
 mod spawn;
 
 pub(crate) use exit::{ExitWatcher, Watch};
+pub(crate) use pty::PtyHandle;
 pub(crate) use spawn::{spawn, Process};
 
 use std::io;

@@ -136,6 +136,7 @@ struct Stdios {
 
 /// Starts the child described by `cmd`.
 pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
+    super::pty::refuse(cmd)?;
     let child_path = cmd
         .env
         .iter()
@@ -190,6 +191,7 @@ pub(crate) fn spawn(cmd: &Command) -> io::Result<Spawned> {
         stdin: stdios.stdin,
         stdout: stdios.stdout,
         stderr: stdios.stderr,
+        pty: None,
     })
 }
 
