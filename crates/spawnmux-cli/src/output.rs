@@ -239,6 +239,16 @@ impl<W: Write> Log<W> {
         !self.buf.is_empty()
     }
 
+    /// The columns a text log line spends before the helper's bytes (timestamp, name, `|`).
+    pub(crate) fn prefix_width(&self) -> usize {
+        let stamp = if self.timestamps {
+            "HH:MM:SS ".len()
+        } else {
+            0
+        };
+        stamp + self.width + " |+ ".len()
+    }
+
     /// A new process of helper `helper` starts: a sequence its last one left open is
     /// forgotten.
     pub(crate) fn restarted(&mut self, helper: usize) {

@@ -46,6 +46,7 @@
 //!
 //! Terminals (`tty`)
 //! - `PTY`: whether this platform and build can run a helper on a pseudo-terminal.
+//! - `window_size() -> Option<(rows, cols)>`: spawnmux's own terminal's, if stdout is one.
 //!
 //! Input (`--handle-input`)
 //! - `input(mux) -> Input`: spawnmux's stdin reaches the loop: Unix, as a `Mux` source

@@ -329,6 +329,12 @@ pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
 /// is merged into this branch (then: always on Unix).
 pub(crate) const PTY: bool = false;
 
+/// The size of spawnmux's terminal (rows, columns), if stdout is one.
+pub(crate) fn window_size() -> Option<(u16, u16)> {
+    let ws = rustix::termios::tcgetwinsize(io::stdout()).ok()?;
+    (ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
 /// spawnmux's own stdin as a `Mux` source (`--handle-input`).
 ///
 /// # Implementation notes

@@ -39,6 +39,11 @@ impl Signals {
 /// another branch's work; until it lands, `tty` is a config error naming the helper).
 pub(crate) const PTY: bool = false;
 
+/// The size of spawnmux's console: not read yet on Windows (no `tty` there yet either).
+pub(crate) fn window_size() -> Option<(u16, u16)> {
+    None
+}
+
 /// spawnmux's own stdin (`--handle-input`), read by one thread.
 ///
 /// # Implementation notes

@@ -76,7 +76,11 @@ impl Runner {
             return self.input_note(format!("{name} is not running: line not sent"), true);
         };
         let mut bytes = text.as_bytes().to_vec();
-        bytes.push(b'\n');
+        // On a terminal, Enter is a carriage return (the terminal's ICRNL makes it `\n` for a
+        // program in line mode; one in raw mode, like vite's key handler, sees what a real
+        // terminal sends).
+        let tty = self.sup.spec(helper).tty != crate::spec::Tty::Off;
+        bytes.push(if tty { b'\r' } else { b'\n' });
         if let Err(e) = self.mux.write_stdin(id, &bytes) {
             return self.input_note(format!("line not sent to {name}: {e}"), true);
         }

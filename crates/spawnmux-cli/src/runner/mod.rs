@@ -313,7 +313,8 @@ impl Runner {
     }
 
     fn spawn(&mut self, i: usize) {
-        let cmd = command::command(self.sup.spec(i), self.color, self.takes_input());
+        let window = command::window(os::window_size(), self.log.prefix_width());
+        let cmd = command::command(self.sup.spec(i), self.color, self.takes_input(), window);
         let result = self.mux.spawn(&cmd);
         let now = Instant::now();
         match result {
