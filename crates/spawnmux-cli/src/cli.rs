@@ -39,7 +39,8 @@ pub(crate) enum Cmd {
             .hide_possible_values(true)),
         mut_arg("color", |a| a.hide(true)),
         mut_arg("no_timestamps", |a| a.hide(true)),
-        mut_arg("keep_ansi", |a| a.hide(true))
+        mut_arg("keep_ansi", |a| a.hide(true)),
+        mut_arg("raw", |a| a.hide(true))
     )]
     Check(Box<RunArgs>),
     /// Print the completion script for a shell (to be saved where the shell looks for it).
@@ -147,9 +148,23 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) no_timestamps: bool,
     /// JSON log: keep the helpers' ANSI escape sequences (colours, cursor moves) in `line`
-    /// instead of removing them. The text log always passes them through.
+    /// instead of removing them.
     #[arg(long)]
     pub(crate) keep_ansi: bool,
+    /// Pass the helpers' output through unchanged. Without it the text log keeps colours but
+    /// removes clear-screen, cursor moves, the alternate screen, titles and control
+    /// characters (tab stays), and the JSON log removes every escape sequence.
+    #[arg(long)]
+    pub(crate) raw: bool,
+    /// Read lines typed into spawnmux's terminal: `NAME: text` goes to helper NAME's stdin,
+    /// any other line to the input helper's (this NAME, the helper with `input = true`, or the
+    /// only helper). Every helper's stdin is then a pipe from spawnmux.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", require_equals = true)]
+    pub(crate) handle_input: Option<String>,
+    /// Run each command after `--` on a pseudo-terminal of its own (as `tty = true`), so that
+    /// tools which check `isatty` colour, draw and take keys as in a terminal.
+    #[arg(long)]
+    pub(crate) tty: bool,
     /// Stop every helper as soon as one exits, whatever its exit code (honcho's and foreman's
     /// behaviour). Implies --kill-others-on-fail.
     #[arg(long)]

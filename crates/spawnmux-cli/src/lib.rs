@@ -13,6 +13,7 @@ mod os;
 mod output;
 mod record;
 mod runner;
+mod sanitize;
 mod size;
 mod spec;
 mod supervisor;

@@ -28,7 +28,7 @@ Examples:
   spawnmux check --format json | jq .start_order
   spawnmux check -- 'npx vite' 'npx tsc -w'     the names ad-hoc commands would get
 
-`check` takes the arguments of `run` (the log's --color, --no-timestamps and --keep-ansi are
+`check` takes the arguments of `run` (the log's --color, --no-timestamps, --keep-ansi and --raw are
 accepted and ignored). Exit status: 0 when the plan is valid, 2 with the error otherwise.
 Environment variables are shown by name, never their values.";
 

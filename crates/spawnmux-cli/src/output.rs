@@ -14,7 +14,10 @@
 //! pieces carry `"partial":true` (no newline yet) / `"continued":true`; a line that is not
 //! UTF-8 has each invalid byte as `\xHH`, each backslash doubled, and `"escaped":true`. ANSI
 //! escape sequences (colours, cursor moves, titles) are removed from `line` unless
-//! `--keep-ansi`; the text log passes every byte through to the terminal.
+//! `--keep-ansi` or `--raw`. The text log keeps colours (SGR) and removes the other sequences
+//! and control characters but tab, which would wreck a merged log (clear screen, cursor moves,
+//! the alternate screen, titles), unless `--raw` (the rule: [`crate::sanitize`]). Each helper
+//! stream has its own parser, so a sequence cut by a line end does not leak.
 //! Lifecycle records: `{"ts":…,"helper":"web","event":"start","level":"info","pid":123,"message":"…"}`
 //! (every record, its event name and fields: [`Record`]).
 //!
@@ -34,6 +37,7 @@ use spawnmux::Stream;
 
 use crate::cli::Format;
 use crate::record::Record;
+use crate::sanitize::Sanitizer;
 
 const PALETTE: [&str; 6] = ["36", "33", "32", "35", "34", "91"];
 
@@ -45,11 +49,13 @@ pub(crate) struct Log<W: Write = io::Stdout> {
     format: Format,
     color: bool,
     timestamps: bool,
-    keep_ansi: bool,
     width: usize,
     names: Vec<String>,
     /// Per helper (index in `names`): its prefixes.
     prefixes: Vec<Prefix>,
+    /// Per helper: a filter for its stdout and one for its stderr; none with `--raw` (and in
+    /// JSON with `--keep-ansi`).
+    filters: Option<Vec<[Sanitizer; 2]>>,
     /// spawnmux's own lines.
     own: Prefix,
     clock: Clock,
@@ -190,28 +196,30 @@ impl Log {
         format: Format,
         color: bool,
         timestamps: bool,
-        keep_ansi: bool,
+        raw: bool,
         names: &[String],
     ) -> Log {
-        Log::with_writer(format, color, timestamps, keep_ansi, names, io::stdout())
+        Log::with_writer(format, color, timestamps, raw, names, io::stdout())
     }
 }
 
 impl<W: Write> Log<W> {
+    /// `raw`: the helpers' bytes unchanged (`--raw`; in JSON also `--keep-ansi`).
     fn with_writer(
         format: Format,
         color: bool,
         timestamps: bool,
-        keep_ansi: bool,
+        raw: bool,
         names: &[String],
         out: W,
     ) -> Log<W> {
         let width = names.iter().map(String::len).chain([8]).max().unwrap_or(8);
+        let filters = (!raw).then(|| names.iter().map(|_| filter_pair(format)).collect());
         Log {
             format,
             color,
             timestamps,
-            keep_ansi,
+            filters,
             width,
             names: names.to_vec(),
             prefixes: names
@@ -229,6 +237,24 @@ impl<W: Write> Log<W> {
     /// Whether records wait in the buffer.
     pub(crate) fn pending(&self) -> bool {
         !self.buf.is_empty()
+    }
+
+    /// The columns a text log line spends before the helper's bytes (timestamp, name, `|`).
+    pub(crate) fn prefix_width(&self) -> usize {
+        let stamp = if self.timestamps {
+            "HH:MM:SS ".len()
+        } else {
+            0
+        };
+        stamp + self.width + " |+ ".len()
+    }
+
+    /// A new process of helper `helper` starts: a sequence its last one left open is
+    /// forgotten.
+    pub(crate) fn restarted(&mut self, helper: usize) {
+        if let Some(pair) = self.filters.as_mut().and_then(|f| f.get_mut(helper)) {
+            pair.iter_mut().for_each(Sanitizer::reset);
+        }
     }
 
     /// The error that broke the log's output, if one did.
@@ -274,6 +300,19 @@ impl<W: Write> Log<W> {
             // record: it tells where the line ended.)
             return Ok(());
         }
+        let mut fresh;
+        let filter = match (&mut self.filters, helper) {
+            (None, _) => None,
+            (Some(f), Some(i)) if i < f.len() => Some(&mut f[i][usize::from(warn)]),
+            (Some(_), _) => {
+                fresh = filter_pair(self.format);
+                Some(&mut fresh[0])
+            }
+        };
+        let bytes = match filter {
+            Some(f) => f.clean(out.bytes),
+            None => out.bytes,
+        };
         let buf = &mut self.buf;
         match self.format {
             Format::Text => {
@@ -281,7 +320,7 @@ impl<W: Write> Log<W> {
                     buf.extend_from_slice(self.clock.text(now).as_bytes());
                 }
                 buf.extend_from_slice(&prefix.text[sep(warn, out.continued)]);
-                buf.extend_from_slice(out.bytes);
+                buf.extend_from_slice(bytes);
                 buf.push(b'\n');
             }
             Format::Json => {
@@ -294,12 +333,7 @@ impl<W: Write> Log<W> {
                 } else {
                     b",\"stream\":\"stdout\",\"level\":\"info\",\"line\":"
                 });
-                let bytes = if self.keep_ansi {
-                    Cow::Borrowed(out.bytes)
-                } else {
-                    strip_ansi(out.bytes)
-                };
-                let (line, escaped) = json_line(&bytes);
+                let (line, escaped) = json_line(bytes);
                 json_str(buf, &line);
                 if escaped {
                     buf.extend_from_slice(b",\"escaped\":true");
@@ -408,6 +442,15 @@ impl<W: Write> Drop for Log<W> {
     }
 }
 
+/// The filters of one helper's stdout and stderr for the log's format.
+fn filter_pair(format: Format) -> [Sanitizer; 2] {
+    let new = match format {
+        Format::Text => Sanitizer::text,
+        Format::Json => Sanitizer::json,
+    };
+    [new(), new()]
+}
+
 /// A JSON string for `bytes`: as is if UTF-8, else invalid bytes as `\xHH` and backslashes
 /// doubled (lossless), flagged. (The log uses [`json_line`], which borrows when it can.)
 #[cfg(test)]
@@ -429,59 +472,6 @@ pub(crate) fn json_line(bytes: &[u8]) -> (Cow<'_, str>, bool) {
         }
     }
     (Cow::Owned(out), true)
-}
-
-/// `bytes` without ANSI escape sequences: CSI (`ESC [` … final byte, e.g. colours), OSC
-/// (`ESC ]` … BEL or `ESC \`, e.g. window titles, hyperlinks), DCS/SOS/PM/APC strings (… `ESC \`)
-/// and two-byte escapes; an unterminated sequence runs to the end of the line. Every other byte
-/// stays, invalid UTF-8 included (the crates that do this decode UTF-8 first and would replace
-/// those bytes, and the JSON log keeps them as `\xHH`).
-pub(crate) fn strip_ansi(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    const ESC: u8 = 0x1b;
-    if !bytes.contains(&ESC) {
-        return bytes.into();
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != ESC {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        let rest = &bytes[i + 1..];
-        let len = match rest.first() {
-            // CSI: parameters and intermediates, then one final byte.
-            Some(b'[') => rest[1..]
-                .iter()
-                .position(|b| (0x40..=0x7e).contains(b))
-                .map_or(rest.len(), |p| p + 2),
-            // Strings ended by BEL (OSC only) or ST (`ESC \`).
-            Some(b']' | b'P' | b'X' | b'^' | b'_') => {
-                let osc = rest[0] == b']';
-                let mut end = rest.len();
-                for j in 1..rest.len() {
-                    if osc && rest[j] == 0x07 {
-                        end = j + 1;
-                        break;
-                    }
-                    if rest[j] == ESC && rest.get(j + 1) == Some(&b'\\') {
-                        end = j + 2;
-                        break;
-                    }
-                }
-                end
-            }
-            // nF: intermediates (0x20..=0x2f), then a final byte; else one byte (Fp/Fe/Fs).
-            Some(_) => rest
-                .iter()
-                .position(|b| !(0x20..=0x2f).contains(b))
-                .map_or(rest.len(), |p| p + 1),
-            None => 0,
-        };
-        i += 1 + len;
-    }
-    out.into()
 }
 
 #[cfg(test)]
@@ -537,12 +527,12 @@ mod tests {
             }
             .into(),
         );
-        let stripped;
+        // Each line on its own: the inputs leave no sequence open.
+        let mut filter = Sanitizer::json();
         let bytes = if keep_ansi {
             out.bytes
         } else {
-            stripped = strip_ansi(out.bytes);
-            &stripped
+            filter.clean(out.bytes)
         };
         let (line, escaped) = json_text(bytes);
         rec.insert("line".into(), line.into());
@@ -656,7 +646,7 @@ mod tests {
             b"say \"hi\" \\ back\\slash",
             b"ctl \0 \x01 \x07 \t \x08 \x0c \r \x1f \x7f end",
             b"bad \xff \xc3\x28 \xed\xa0\x80 cut \xe2\x82",
-            b"\x1b[1;31merror\x1b[0m \x1b]0;title\x07 \x1b[",
+            b"\x1b[1;31merror\x1b[0m \x1b]0;title\x07 \x1b[2K",
             b"ansi and bad \x1b[32m\xfe\\",
             "unicode é 日本 \u{2028} \u{1F600}".as_bytes(),
         ];
@@ -811,28 +801,6 @@ mod tests {
             json.pending(),
             "JSON keeps the record of where the line ended"
         );
-    }
-
-    #[test]
-    fn strip_ansi_removes_sequences_and_keeps_other_bytes() {
-        let cases: [(&[u8], &[u8]); 8] = [
-            (b"plain", b"plain"),
-            (b"\x1b[1;31merror\x1b[0m: x", b"error: x"),
-            (b"\x1b]0;title\x07after", b"after"),
-            (b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", b"link"),
-            (b"a\x1b(Bb\x1b=c\x1bPdcs\x1b\\d", b"abcd"),
-            (b"\xff\x1b[2K\xfe\0", b"\xff\xfe\0"),
-            (b"cut \x1b[12", b"cut "),
-            (b"esc at end \x1b", b"esc at end "),
-        ];
-        for (input, want) in cases {
-            assert_eq!(
-                &*strip_ansi(input),
-                want,
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
-        }
     }
 
     #[test]

@@ -179,6 +179,12 @@ pub(crate) enum Record {
         helper: String,
         request: &'static str,
     },
+    /// A line typed into spawnmux (`--handle-input`) that went nowhere, and why; or the
+    /// input's end or failure.
+    Input {
+        message: String,
+        warn: bool,
+    },
     /// The run has no control socket (`spawnmux ctl` cannot reach it), and why.
     ControlOff {
         why: String,
@@ -247,7 +253,7 @@ impl Record {
             | Requested { helper, .. }
             | LogFileFailed { helper, .. } => helper,
             Note(_) | KillOthers { .. } | GotSignal { .. } | SecondSignal | Sweep { .. } => RUN,
-            ControlOff { .. } => RUN,
+            ControlOff { .. } | Input { .. } => RUN,
             StopProgress { .. } => RUN,
             Watch { .. } | ChangeIgnored { .. } | Change { .. } | RebuildLoop { .. } => RUN,
             BuildFailed => RUN,
@@ -278,6 +284,7 @@ impl Record {
             StopProgress { .. } => "stop",
             Requested { .. } => "control",
             ControlOff { .. } => "control_error",
+            Input { .. } => "input",
             StopBuildForChange { .. } => "stop",
             Watch { warn: true, .. } => "watch_error",
             Watch { .. } => "watch",
@@ -299,7 +306,7 @@ impl Record {
             SecondSignal | Sweep { .. } | RebuildLoop { .. } | BuildFailed => true,
             ControlOff { .. } => true,
             LogFileFailed { .. } => true,
-            Exit { warn, .. } | Watch { warn, .. } => *warn,
+            Exit { warn, .. } | Watch { warn, .. } | Input { warn, .. } => *warn,
             KillOthers { code, on_fail, .. } => *on_fail || *code != 0,
             _ => false,
         }
@@ -562,6 +569,7 @@ impl Record {
             } => stop_progress(waiting, later, *exact),
             Requested { helper, request } => format!("{request} {helper}: asked by spawnmux ctl"),
             ControlOff { why } => why.clone(),
+            Input { message, .. } => message.clone(),
             Sweep { count } => format!(
                 "{} left by the helpers still running: stopping {}",
                 plural(*count, "process"),

@@ -90,6 +90,20 @@ pub(crate) enum Program {
     Shell(String),
 }
 
+/// `tty`: whether the helper runs on a pseudo-terminal of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Tty {
+    /// Pipes (default).
+    #[default]
+    Off,
+    /// `tty = true`: stdin, stdout and stderr on the terminal (one stream: every line is
+    /// stdout, level info).
+    All,
+    /// `tty = "stdout"`: stdin and stdout on the terminal, stderr a pipe (warnings stay
+    /// warnings).
+    Stdout,
+}
+
 /// When to start a helper again after it exited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Restart {
@@ -171,6 +185,12 @@ pub(crate) struct HelperSpec {
     pub(crate) port: Option<Port>,
     /// A copy made by `scale = N` (`web.2`): the helper's name as written (`web`).
     pub(crate) copy_of: Option<String>,
+    /// The input helper: lines typed into spawnmux's terminal without a `NAME:` go to its
+    /// stdin (`input = true`, `--handle-input`). At most one helper has it; when one does,
+    /// spawnmux reads its stdin and every helper's stdin is a pipe from spawnmux.
+    pub(crate) input: bool,
+    /// `tty` / `--tty`.
+    pub(crate) tty: Tty,
 }
 
 /// `log_file` and `log_max_size`: a helper's output, line by line as it came (stdout and
@@ -380,6 +400,8 @@ impl HelperSpec {
             log_file: None,
             port: None,
             copy_of: None,
+            input: false,
+            tty: Tty::Off,
         }
     }
 }

@@ -276,24 +276,29 @@ fn nul_invalid_utf8_and_ansi_in_the_json_log() {
 }
 
 #[test]
-fn nul_invalid_utf8_and_ansi_pass_through_the_text_log() {
+fn invalid_utf8_and_colours_pass_through_the_text_log_and_raw_keeps_everything() {
     let d = dir("text");
     let tc = testchild().replace('\\', "\\\\");
     std::fs::write(
         d.join("spawnmux.toml"),
         format!(
-            "[helpers.h]\ncommand = [\"{tc}\", \"out\", \"a\\\\0b\\\\xffc\\\\x1b[31mred\\\\n\"]\n"
+            "[helpers.h]\ncommand = [\"{tc}\", \"out\", \"a\\\\0b\\\\xffc\\\\x1b[31mred\\\\x1b[2J\\\\n\"]\n"
         ),
     )
     .expect("write");
+    let has = |out: &std::process::Output, want: &[u8]| {
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            out.stdout.windows(want.len()).any(|w| w == want),
+            "{:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    // The NUL and the clear-screen are removed; the colour and the invalid byte stay.
     let out = spawnmux(&d, &["--no-timestamps", "--color", "never"]);
-    assert_eq!(out.status.code(), Some(0));
-    let want: &[u8] = b"h        | a\0b\xffc\x1b[31mred\n";
-    assert!(
-        out.stdout.windows(want.len()).any(|w| w == want),
-        "{:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    has(&out, b"h        | ab\xffc\x1b[31mred\n");
+    let out = spawnmux(&d, &["--no-timestamps", "--color", "never", "--raw"]);
+    has(&out, b"h        | a\0b\xffc\x1b[31mred\x1b[2J\n");
 }
 
 #[test]

@@ -69,6 +69,12 @@ fn helper(h: &HelperSpec) -> Value {
         "depends_on": depends_on,
         "restart_with": h.restart_with,
         "color": h.color,
+        "input": h.input,
+        "tty": match h.tty {
+            crate::spec::Tty::Off => serde_json::Value::Bool(false),
+            crate::spec::Tty::All => serde_json::Value::Bool(true),
+            crate::spec::Tty::Stdout => "stdout".into(),
+        },
         "log_file": h.log_file.as_ref().map(|l| json!({ "path": path(&l.path), "max_size": l.max_size })),
     })
 }

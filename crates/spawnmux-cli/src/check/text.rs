@@ -103,6 +103,14 @@ fn helper(out: &mut String, indent: &str, h: &HelperSpec, build: bool) {
             .collect();
         line(out, indent, "env files", files.join(", "));
     }
+    if h.input {
+        line(
+            out,
+            indent,
+            "input",
+            "lines typed into spawnmux without a NAME: go here",
+        );
+    }
     if !h.color {
         line(out, indent, "color", "off (no FORCE_COLOR)");
     }

@@ -67,6 +67,8 @@ struct RawHelper {
     ready_line: Option<String>,
     ready_timeout: Option<Spanned<String>>,
     color: Option<bool>,
+    input: Option<Spanned<bool>>,
+    tty: Option<Spanned<toml::Value>>,
     #[serde(default)]
     depends_on: RawDepends,
     #[serde(default)]
@@ -220,6 +222,8 @@ fn lower_helper(
     draft.ready_line = h.ready_line.clone();
     draft.ready_timeout = h.ready_timeout.as_ref().map(field);
     draft.color = h.color;
+    draft.input = h.input.as_ref().map(field);
+    draft.tty = h.tty.as_ref().map(field);
     draft.depends_on = h.depends_on.names.iter().map(field).collect();
     let conditions = h.depends_on.conditions.iter();
     draft.conditions = conditions.map(|(n, c)| (field(n), field(c))).collect();

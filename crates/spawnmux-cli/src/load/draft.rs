@@ -97,6 +97,10 @@ pub(crate) struct HelperDraft {
     pub(crate) ready_line: Option<String>,
     pub(crate) ready_timeout: Option<Field<String>>,
     pub(crate) color: Option<bool>,
+    /// `input = true`.
+    pub(crate) input: Option<Field<bool>>,
+    /// `tty`: `true`, `false` or `"stdout"` as TOML gives it (`--tty`: `true`).
+    pub(crate) tty: Option<Field<toml::Value>>,
     pub(crate) depends_on: Vec<Field<String>>,
     /// `depends_on`'s table form: (dependency, condition) as written.
     pub(crate) conditions: Vec<(Field<String>, Field<String>)>,
@@ -176,6 +180,8 @@ impl HelperDraft {
             ready_line: None,
             ready_timeout: None,
             color: None,
+            input: None,
+            tty: None,
             depends_on: Vec::new(),
             conditions: Vec::new(),
             restart_with: Vec::new(),

@@ -45,6 +45,7 @@ pub(crate) fn load_in(args: &RunArgs, dir: &Path) -> Result<RunSpec, LoadError> 
     flags::apply(&mut draft, &args.watch, dir)?;
     let mut spec = validate::plan(&draft)?;
     select(&mut spec.helpers, &args.only, &args.except)?;
+    input(&mut spec.helpers, args.handle_input.as_deref())?;
     if let Some(w) = &mut spec.watch {
         w.restart
             .retain(|r| spec.helpers.iter().any(|h| &h.name == r));
@@ -70,6 +71,12 @@ pub(crate) fn procfile_text(
 /// flags alone) nowhere; lowered.
 fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
     adhoc::refuse_stray(&args.stray, &args.commands)?;
+    if args.tty && args.commands.is_empty() {
+        return Err(LoadError(
+            "--tty is for the commands after --; in spawnmux.toml set `tty = true` per helper"
+                .into(),
+        ));
+    }
     if !args.names.is_empty() && args.commands.is_empty() {
         return Err(LoadError(
             "--names names the commands after --, and there are none".into(),
@@ -81,7 +88,12 @@ fn source(args: &RunArgs, dir: &Path) -> Result<Draft, LoadError> {
                 "commands after `--` cannot be combined with -c or -f".into(),
             ));
         }
-        return adhoc::lower(&args.commands, &args.names);
+        let mut draft = adhoc::lower(&args.commands, &args.names)?;
+        if args.tty {
+            let on = || draft::Field::new(toml::Value::Boolean(true), error::At::Flag("--tty"));
+            draft.helpers.iter_mut().for_each(|h| h.tty = Some(on()));
+        }
+        return Ok(draft);
     }
     if let Some(config) = config_path(args, dir) {
         return config_draft(args, dir, &config);
@@ -175,6 +187,47 @@ fn select(
     let kept: Vec<String> = helpers.iter().map(|h| h.name.clone()).collect();
     for h in helpers.iter_mut() {
         h.depends_on.retain(|d| kept.contains(d));
+    }
+    Ok(())
+}
+
+/// The input helper: `--handle-input=NAME`, else the one with `input = true`, else with a bare
+/// `--handle-input` the only helper. More than one `input = true`, or `--handle-input` with
+/// several helpers and none chosen, is an error.
+fn input(helpers: &mut [HelperSpec], flag: Option<&str>) -> Result<(), LoadError> {
+    let names = || {
+        let names: Vec<&str> = helpers.iter().map(|h| h.name.as_str()).collect();
+        names.join(", ")
+    };
+    let marked: Vec<&str> = (helpers.iter().filter(|h| h.input))
+        .map(|h| h.name.as_str())
+        .collect();
+    if marked.len() > 1 && flag.is_none_or(str::is_empty) {
+        return Err(LoadError(format!(
+            "`input = true` on helpers `{}`: only one helper takes the lines typed into spawnmux",
+            marked.join("`, `")
+        )));
+    }
+    let target = match flag {
+        None => return Ok(()),
+        Some("") if !marked.is_empty() => return Ok(()),
+        Some("") if helpers.len() == 1 => 0,
+        Some("") => {
+            return Err(LoadError(format!(
+                "--handle-input: no helper takes input: set `input = true` on one helper, or \
+                 name it: --handle-input=NAME (helpers: {})",
+                names()
+            )))
+        }
+        Some(name) => helpers.iter().position(|h| h.name == name).ok_or_else(|| {
+            LoadError(format!(
+                "--handle-input: no helper named `{name}` (known: {})",
+                names()
+            ))
+        })?,
+    };
+    for (i, h) in helpers.iter_mut().enumerate() {
+        h.input = i == target;
     }
     Ok(())
 }

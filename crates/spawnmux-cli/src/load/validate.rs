@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::draft::{BackoffDraft, Draft, Field, HelperDraft, Kind, Poll, WatchDraft, WatchPath};
 use super::error::{At, LoadError, Origin};
-use crate::spec::{check_name, Backoff, HelperSpec, OnBusy, Restart, RunSpec, WatchSpec};
+use crate::spec::{check_name, Backoff, HelperSpec, OnBusy, Restart, RunSpec, Tty, WatchSpec};
 
 mod checks;
 mod files;
@@ -116,9 +116,33 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
         spec.ready_timeout = ready_timeout(origin, t, &key, waits)?;
     }
     spec.color = h.color.unwrap_or(true);
+    spec.input = h.input.as_ref().is_some_and(|i| i.value);
+    if let Some(t) = &h.tty {
+        spec.tty = tty(origin, t, &key(h, "tty"))?;
+    }
     spec.depends_on = h.depends_on.iter().map(|d| d.value.clone()).collect();
     checks::relations(origin, h, &mut spec)?;
     Ok(spec)
+}
+
+/// `tty = true | "stdout" | false`, on a platform and build that can give a helper one.
+fn tty(origin: &Origin, t: &Field<toml::Value>, key: &str) -> Result<Tty, LoadError> {
+    let tty = match &t.value {
+        toml::Value::Boolean(true) => Tty::All,
+        toml::Value::Boolean(false) => Tty::Off,
+        toml::Value::String(s) if s == "stdout" => Tty::Stdout,
+        other => {
+            let problem = format!("{key}: expected true, false or \"stdout\", got {other}");
+            return Err(origin.error(&t.at, problem));
+        }
+    };
+    if tty != Tty::Off && !crate::os::PTY {
+        let problem = format!(
+            "{key}: this spawnmux cannot give a helper a terminal on this platform (set tty = false)"
+        );
+        return Err(origin.error(&t.at, problem));
+    }
+    Ok(tty)
 }
 
 /// `base/cwd`, which must be a directory.

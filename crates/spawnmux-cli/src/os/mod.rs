@@ -44,6 +44,16 @@
 //!   `ctl_remove_stale(path)` (Unix: sockets only); `ctl_remove(path, stamp)`: removes the
 //!   endpoint only if it is still the one this process made.
 //!
+//! Terminals (`tty`)
+//! - `PTY`: whether this platform and build can run a helper on a pseudo-terminal.
+//! - `window_size() -> Option<(rows, cols)>`: spawnmux's own terminal's, if stdout is one.
+//!
+//! Input (`--handle-input`)
+//! - `input(mux) -> Input`: spawnmux's stdin reaches the loop: Unix, as a `Mux` source
+//!   (`Input::owns(source)`); Windows, where console input cannot be polled with the
+//!   `Mux`'s completion port, through one reader thread that wakes the loop with
+//!   [`Wake::Input`]. `Input::read(mux) -> (bytes, ended)`: what was read since the last call.
+//!
 //! The demo
 //! - `set_transport(cmd, transport)`: Windows' socket or pipe transport; nothing elsewhere.
 //!
@@ -100,6 +110,8 @@ pub(crate) enum Wake {
     Interrupt,
     /// The file watcher's thread collected changes.
     Watch,
+    /// Windows: the stdin reader thread read something (`--handle-input`).
+    Input,
 }
 
 impl Wake {
@@ -107,11 +119,12 @@ impl Wake {
         match self {
             Wake::Interrupt => 1,
             Wake::Watch => 2,
+            Wake::Input => 3,
         }
     }
 
     pub(crate) fn from_token(token: u64) -> Option<Wake> {
-        [Wake::Interrupt, Wake::Watch]
+        [Wake::Interrupt, Wake::Watch, Wake::Input]
             .into_iter()
             .find(|w| w.token() == token)
     }

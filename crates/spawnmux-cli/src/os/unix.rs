@@ -325,6 +325,74 @@ pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
+/// Whether a helper can run on a pseudo-terminal (`tty`): not until the library's pty API
+/// is merged into this branch (then: always on Unix).
+pub(crate) const PTY: bool = false;
+
+/// The size of spawnmux's terminal (rows, columns), if stdout is one.
+pub(crate) fn window_size() -> Option<(u16, u16)> {
+    let ws = rustix::termios::tcgetwinsize(io::stdout()).ok()?;
+    (ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// spawnmux's own stdin as a `Mux` source (`--handle-input`).
+///
+/// # Implementation notes
+/// The source is a duplicate of fd 0, left blocking: `O_NONBLOCK` would be set on the open
+/// file description, which the terminal shares with the shell, and outlive spawnmux. One
+/// `read` per readiness report never blocks (a terminal in canonical mode reports a whole
+/// line, a pipe its bytes). A regular file cannot be polled: then there is no input source.
+pub(crate) struct Input {
+    source: Option<SourceId>,
+}
+
+/// Adds spawnmux's stdin to `mux`.
+pub(crate) fn input(mux: &mut Mux) -> io::Result<Input> {
+    use std::os::fd::AsFd;
+    let fd = io::stdin().as_fd().try_clone_to_owned()?;
+    let file = std::fs::File::from(fd);
+    let source = mux
+        .add_source(file, spawnmux::Interest::Readable)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading spawnmux's stdin: {e}")))?;
+    Ok(Input {
+        source: Some(source),
+    })
+}
+
+impl Input {
+    /// Whether `source` is the input's (its readiness is a reason to [`Input::read`]).
+    pub(crate) fn owns(&self, source: SourceId) -> bool {
+        self.source == Some(source)
+    }
+
+    /// What was typed since the last call (one `read`), and whether the input has ended
+    /// (then the source is gone).
+    pub(crate) fn read(&mut self, mux: &mut Mux) -> io::Result<(Vec<u8>, bool)> {
+        use std::io::Read;
+        let Some(id) = self.source else {
+            return Ok((Vec::new(), true));
+        };
+        let mut buf = vec![0; 4096];
+        let n = match mux
+            .source_mut::<std::fs::File>(id)
+            .map(|f| f.read(&mut buf))
+        {
+            Some(Ok(n)) => n,
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                return Ok((Vec::new(), false))
+            }
+            Some(Err(e)) => return Err(io::Error::new(e.kind(), format!("reading stdin: {e}"))),
+            None => 0,
+        };
+        if n == 0 {
+            self.source = None;
+            mux.remove_source::<std::fs::File>(id)?;
+        }
+        buf.truncate(n);
+        Ok((buf, n == 0))
+    }
+}
+
 /// Whether a server's bind sets `SO_REUSEADDR`: it does on Unix (servers set it, so that the
 /// connections of an old instance in `TIME_WAIT` do not keep a new one from listening).
 pub(crate) const SERVER_REUSES_ADDRESS: bool = true;

@@ -35,6 +35,76 @@ impl Signals {
     }
 }
 
+/// Whether a helper can run on a pseudo-terminal (`tty`): not yet on Windows (ConPTY is
+/// another branch's work; until it lands, `tty` is a config error naming the helper).
+pub(crate) const PTY: bool = false;
+
+/// The size of spawnmux's console: not read yet on Windows (no `tty` there yet either).
+pub(crate) fn window_size() -> Option<(u16, u16)> {
+    None
+}
+
+/// spawnmux's own stdin (`--handle-input`), read by one thread.
+///
+/// # Implementation notes
+/// Console input cannot be polled with the `Mux`'s completion port (a console handle is not
+/// overlapped, and its "signalled" state also counts mouse and focus events), so one thread
+/// does blocking reads (`ReadConsoleW` in line mode through std's `Stdin`, or `ReadFile` on a
+/// pipe) and hands the bytes over under a lock, waking the loop with [`Wake::Input`]. It is the
+/// process's only such thread, whatever the number of helpers; it is not joined (a blocked
+/// console read cannot be cancelled portably) and ends with the process.
+pub(crate) struct Input {
+    shared: std::sync::Arc<std::sync::Mutex<Typed>>,
+}
+
+/// What the reader thread has read and not yet handed over.
+#[derive(Default)]
+struct Typed {
+    bytes: Vec<u8>,
+    ended: bool,
+}
+
+/// Starts the reader thread.
+pub(crate) fn input(mux: &mut Mux) -> io::Result<Input> {
+    use std::io::Read;
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(Typed::default()));
+    let theirs = shared.clone();
+    let waker = mux.waker(Wake::Input.token());
+    std::thread::Builder::new()
+        .name("spawnmux-stdin".into())
+        .spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = io::stdin().read(&mut buf).unwrap_or(0);
+                let mut t = theirs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                t.bytes.extend_from_slice(&buf[..n]);
+                t.ended = n == 0;
+                drop(t);
+                let _ = waker.wake();
+                if n == 0 {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| io::Error::new(e.kind(), format!("starting the stdin reader: {e}")))?;
+    Ok(Input { shared })
+}
+
+impl Input {
+    /// Windows has no input source in the loop (wake-ups arrive as `Woken`).
+    pub(crate) fn owns(&self, _source: SourceId) -> bool {
+        false
+    }
+
+    /// What was typed since the last call, and whether the input has ended.
+    pub(crate) fn read(&mut self, _mux: &mut Mux) -> io::Result<(Vec<u8>, bool)> {
+        let mut t = (self.shared.lock()).unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok((std::mem::take(&mut t.bytes), t.ended))
+    }
+}
+
 pub(crate) fn is_child_exit(_sig: i32) -> bool {
     false
 }

@@ -130,7 +130,7 @@ impl Runner {
             Target::Exec(program) => {
                 let mut spec = self.sup.spec(i).clone();
                 spec.program = program.clone();
-                let mut cmd = super::command::command(&spec, false);
+                let mut cmd = super::command::command(&spec, false, false, Default::default());
                 cmd.name(format!("{} check", spec.name));
                 self.mux.spawn(&cmd).map(|child| How::Exec {
                     child,

@@ -2,16 +2,17 @@
 
 use std::time::Duration;
 
-use spawnmux::Command;
+use spawnmux::{Command, PtySize};
 
-use crate::spec::{HelperSpec, Program};
+use crate::spec::{HelperSpec, Program, Tty};
 
 /// Partial lines (prompts, progress bars) are shown after this much silence.
 const PARTIAL_AFTER: Duration = Duration::from_millis(300);
 
 /// The library command for a helper: argv directly, a shell string through `sh -c` /
-/// `cmd /d /c`.
-pub(crate) fn command(spec: &HelperSpec, color: bool) -> Command {
+/// `cmd /d /c`. `input`: its stdin is a pipe from spawnmux (`--handle-input`), else null;
+/// `window`: the size of a `tty` helper's terminal.
+pub(crate) fn command(spec: &HelperSpec, color: bool, input: bool, window: PtySize) -> Command {
     let mut cmd = match &spec.program {
         Program::Argv(v) => {
             let mut c = Command::new(&v[0]);
@@ -24,6 +25,18 @@ pub(crate) fn command(spec: &HelperSpec, color: bool) -> Command {
     cmd.name(spec.name.clone())
         .flush_partial_after(PARTIAL_AFTER)
         .cr_ends_line(true);
+    if input {
+        cmd.stdin(spawnmux::Stdio::Capture);
+    }
+    match spec.tty {
+        Tty::Off => {}
+        Tty::All => {
+            cmd.pty(window);
+        }
+        Tty::Stdout => {
+            cmd.pty_stdout(window);
+        }
+    }
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
@@ -34,6 +47,21 @@ pub(crate) fn command(spec: &HelperSpec, color: bool) -> Command {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// A `tty` helper's window: spawnmux's terminal (`terminal`: rows, columns) less the log's
+/// prefix (`prefix` columns), at least 20 columns; without a terminal, 80x24.
+pub(crate) fn window(terminal: Option<(u16, u16)>, prefix: usize) -> PtySize {
+    match terminal {
+        Some((rows, cols)) => {
+            let prefix = u16::try_from(prefix).unwrap_or(u16::MAX);
+            PtySize {
+                rows,
+                cols: cols.saturating_sub(prefix).max(20),
+            }
+        }
+        None => PtySize::default(),
+    }
 }
 
 /// What tells a helper to colour its output although its stdout is a pipe, when spawnmux's
@@ -55,4 +83,16 @@ fn color_env(
         .filter(|k| !set(k))
         .map(|k| (k, "1"))
         .collect()
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn a_tty_helper_gets_the_terminal_less_the_prefix_or_80x24() {
+        assert_eq!(window(None, 30), PtySize { rows: 24, cols: 80 });
+        assert_eq!(window(Some((50, 120)), 30), PtySize { rows: 50, cols: 90 });
+        assert_eq!(window(Some((10, 25)), 30), PtySize { rows: 10, cols: 20 });
+    }
 }

@@ -9,6 +9,7 @@
 
 mod checks;
 mod command;
+mod input;
 mod leftovers;
 mod logfiles;
 mod ports;
@@ -65,6 +66,10 @@ struct Runner {
     checks: checks::Checks,
     /// The helpers' `log_file`s.
     files: logfiles::LogFiles,
+    /// spawnmux's stdin, read for the helpers (`--handle-input`), until its end.
+    input: Option<os::Input>,
+    /// What was typed and not yet ended by a newline.
+    typed: crate::supervisor::input::Lines,
 }
 
 /// What the supervisor may ask about the world, answered from the `Mux` and `/proc`.
@@ -111,7 +116,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.format,
         color,
         !args.no_timestamps,
-        args.keep_ansi,
+        args.raw || (args.keep_ansi && args.format == crate::cli::Format::Json),
         &names,
     );
     let mut mux = Mux::new()?;
@@ -133,11 +138,14 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         reap_retry: None,
         checks: checks::Checks::default(),
         files: logfiles::LogFiles::open(&spec.helpers),
+        input: None,
+        typed: Default::default(),
     };
     // Before the first spawn: orphans of the helpers' trees come back to spawnmux (Linux), to
     // be reaped (never counted as running) and stopped at the end.
     os::become_subreaper();
     runner.signals = Some(os::install(&mut runner.mux)?);
+    runner.start_input()?;
     runner.apply()?;
     if let Some(w) = &spec.watch {
         runner.start_watch(w)?;
@@ -203,9 +211,13 @@ impl Runner {
                     Event::Woken(token) => match Wake::from_token(token) {
                         Some(Wake::Watch) => self.on_watch_wake()?,
                         Some(Wake::Interrupt) => signals.push(os::SIGINT),
+                        Some(Wake::Input) => self.on_input()?,
                         None => {}
                     },
                     Event::Ready(r) if self.checks.owns(r.source) => self.on_check_ready(r)?,
+                    Event::Ready(r) if self.input.as_ref().is_some_and(|i| i.owns(r.source)) => {
+                        self.on_input()?
+                    }
                     Event::Ready(r) => match &mut self.control {
                         Some(c) if c.owns(r.source) => {
                             c.ready(r, &mut self.mux, &mut self.sup, Instant::now());
@@ -301,7 +313,8 @@ impl Runner {
     }
 
     fn spawn(&mut self, i: usize) {
-        let cmd = command::command(self.sup.spec(i), self.color);
+        let window = command::window(os::window_size(), self.log.prefix_width());
+        let cmd = command::command(self.sup.spec(i), self.color, self.takes_input(), window);
         let result = self.mux.spawn(&cmd);
         let now = Instant::now();
         match result {
@@ -316,6 +329,7 @@ impl Runner {
                 }
                 self.ids.insert(id, i);
                 self.current[i] = Some(id);
+                self.log.restarted(i);
                 let pid = self.mux.pid(id).unwrap_or(0);
                 self.sup.spawned(i, Ok(pid), now);
             }

@@ -16,6 +16,7 @@ mod changes;
 mod checks;
 mod control;
 mod helper;
+pub(crate) mod input;
 mod ports;
 mod ready;
 mod stop;

@@ -266,3 +266,30 @@ fn stop_signal_names_are_the_platforms_numbers() {
         );
     }
 }
+
+#[test]
+fn tty_takes_true_false_or_stdout_and_names_the_helper() {
+    use crate::spec::Tty;
+    let spec = load_text("tty-off", "[helpers.web]\nshell = \"x\"\ntty = false\n").expect("loads");
+    assert_eq!(spec.helpers[0].tty, Tty::Off);
+    let e = err(
+        "tty-bad",
+        "[helpers.web]\nshell = \"x\"\ntty = \"sometimes\"\n",
+    );
+    assert_eq!(
+        e,
+        "spawnmux.toml:3:7: `tty` of helper `web`: expected true, false or \"stdout\", got \"sometimes\""
+    );
+    for on in ["true", "\"stdout\""] {
+        let text = format!("[helpers.web]\nshell = \"x\"\ntty = {on}\n");
+        match load_text("tty-on", &text) {
+            Ok(spec) if crate::os::PTY => assert_ne!(spec.helpers[0].tty, Tty::Off),
+            Ok(spec) => panic!("accepted without terminals: {:?}", spec.helpers[0].tty),
+            Err(e) => assert_eq!(
+                e.0,
+                "spawnmux.toml:3:7: `tty` of helper `web`: this spawnmux cannot give a helper a \
+                 terminal on this platform (set tty = false)"
+            ),
+        }
+    }
+}
