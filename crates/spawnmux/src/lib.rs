@@ -81,6 +81,11 @@
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
+#[cfg(feature = "async-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub mod async_io;
+#[cfg(any(test, all(windows, any(feature = "tokio", feature = "async-io"))))]
+mod bridge;
 #[cfg(any(windows, test, feature = "__fuzz"))]
 mod cmdline;
 mod command;
@@ -90,6 +95,9 @@ mod framing;
 mod mux;
 pub mod os;
 mod sys;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 #[cfg(feature = "tracing")]
 pub mod trace;
 

@@ -44,6 +44,8 @@ use self::key::{key, KIND_EXIT, KIND_SOURCE, KIND_STDERR, KIND_STDIN, KIND_STDOU
 use self::source::AnySource;
 pub use self::source::Interest;
 use self::stdin::InStream;
+#[cfg_attr(not(windows), allow(unused_imports))]
+pub(crate) use self::waker::Interrupter;
 pub use self::waker::Waker;
 use self::waker::Wakes;
 use crate::command::Command;
@@ -236,6 +238,9 @@ impl Mux {
             if !events.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(events.len());
             }
+            if self.wakes.take_interrupt() {
+                return Ok(0);
+            }
         }
     }
 
@@ -254,6 +259,28 @@ impl Mux {
             KIND_SOURCE => self.on_source_ready(index, ev, events),
             _ => {}
         }
+    }
+
+    /// The latest instant by which [`wait`](Mux::wait) must be called again even if the
+    /// poller's fd (see [`AsFd for Mux`](#impl-AsFd-for-Mux)) does not become readable: the
+    /// earliest partial-line flush timer ([`Command::flush_partial_after`]), or now if the
+    /// `Mux` already holds work (streams a byte budget left unserved, an exit to check or
+    /// drain, a wake-up recorded without a notification). `None`: only readiness matters.
+    ///
+    /// This and the fd are what an outer event loop needs to drive the `Mux`: call
+    /// `wait(&mut events, Some(Duration::ZERO))` (which never blocks) when the fd is readable or
+    /// the deadline has passed. The crate documentation shows such a loop.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.backlog.is_empty() || !self.check_now.is_empty() || self.wakes.pending() {
+            return Some(Instant::now());
+        }
+        self.flush_timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The poller, for the platform layer (the fd an outer loop polls).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn poller(&self) -> &Poller {
+        &self.poller
     }
 
     /// The child's process id, while the `Mux` knows the child.
