@@ -79,6 +79,8 @@ pub struct Mux {
     /// The last `wait` left ready streams unserved: this loop, not the pipes, is the limit, so
     /// full reads are no reason to grow a pipe (it would only hold more bytes in the kernel).
     saturated: bool,
+    /// The last poll filled its buffer: more may be ready (`next_deadline` says call again).
+    poll_full: bool,
     /// Poll rounds so far (several per `wait` when a round collects no event).
     round: u64,
     generation: u32,
@@ -117,6 +119,7 @@ impl Mux {
             check_now: Vec::new(),
             backlog: VecDeque::new(),
             saturated: false,
+            poll_full: false,
             round: 0,
             generation: 0,
             batch: 0,
@@ -228,6 +231,7 @@ impl Mux {
             self.waiter
                 .wait(&self.poller, &mut ready, poll_timeout)
                 .map_err(|e| context(e, "waiting for events"))?;
+            self.poll_full = ready.len() >= sys::POLL_CAPACITY;
             for ev in &ready {
                 self.dispatch(*ev, events);
             }
@@ -265,13 +269,14 @@ impl Mux {
     /// poller's fd (see [`AsFd for Mux`](#impl-AsFd-for-Mux)) does not become readable: the
     /// earliest partial-line flush timer ([`Command::flush_partial_after`]), or now if the
     /// `Mux` already holds work (streams a byte budget left unserved, an exit to check or
-    /// drain, a wake-up recorded without a notification). `None`: only readiness matters.
+    /// drain, a wake-up recorded without a notification, a poll that filled its buffer). `None`: only readiness matters.
     ///
     /// This and the fd are what an outer event loop needs to drive the `Mux`: call
     /// `wait(&mut events, Some(Duration::ZERO))` (which never blocks) when the fd is readable or
     /// the deadline has passed. The crate documentation shows such a loop.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if !self.backlog.is_empty() || !self.check_now.is_empty() || self.wakes.pending() {
+        let more = self.poll_full || !self.backlog.is_empty() || !self.check_now.is_empty();
+        if more || self.wakes.pending() {
             return Some(Instant::now());
         }
         self.flush_timers.peek().map(|Reverse((at, _))| *at)
