@@ -1,6 +1,6 @@
 //! The async adapters start no thread on Unix (own test binary, so no other test's threads
 //! come and go meanwhile; Linux, which counts them in /proc).
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", not(spawnmux_force_bridge)))]
 
 mod util;
 

@@ -46,10 +46,11 @@ use crate::Mux;
 ///
 /// # Platform specific behavior
 /// Unix: no thread; the `Mux` lives in the `AsyncMux`. Windows: one background thread per
-/// `AsyncMux` (never per child) owns the `Mux` and calls its `wait`; whole [`Events`] batches
-/// are handed over (swapped, not copied), and `with_mux` wakes that thread and runs the closure
-/// while it is parked, on the caller's thread. Cost there: one thread, and a thread hand-off
-/// (two context switches) per batch and per `with_mux` call.
+/// `AsyncMux` (never per child) does the blocking poll of the `Mux`'s IOCP and hands the
+/// readiness over; the `Mux` stays in the `AsyncMux` and handles it on the awaiting task's
+/// thread. Cost there: one thread, a thread hand-off per poll, and a poller notification per
+/// `with_mux` call (so the thread's poll sees what the closure registered). No `Deref` there
+/// (it would skip that notification): use `with_mux` in portable code.
 pub struct AsyncMux {
     inner: imp::Inner,
 }
@@ -106,15 +107,16 @@ impl AsyncMux {
     }
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, not(spawnmux_force_bridge)))]
 #[path = "async_io/unix.rs"]
 mod imp;
 
-#[cfg(windows)]
+// `spawnmux_force_bridge`: Linux CI runs the Windows design too.
+#[cfg(any(windows, spawnmux_force_bridge))]
 #[path = "async_io/windows.rs"]
 mod imp;
 
-#[cfg(unix)]
+#[cfg(all(unix, not(spawnmux_force_bridge)))]
 impl std::ops::Deref for AsyncMux {
     type Target = Mux;
     fn deref(&self) -> &Mux {
@@ -122,7 +124,7 @@ impl std::ops::Deref for AsyncMux {
     }
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, not(spawnmux_force_bridge)))]
 impl std::ops::DerefMut for AsyncMux {
     fn deref_mut(&mut self) -> &mut Mux {
         self.inner.mux_mut()

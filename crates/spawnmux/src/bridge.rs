@@ -1,82 +1,87 @@
-//! The async adapters on Windows: one thread per adapter owns the [`Mux`] and runs its loop;
-//! the async side takes whole [`Events`] batches from it and reaches the `Mux` in between.
+//! The async adapters on Windows: one thread per adapter does the only blocking poll of the
+//! `Mux`'s poller and hands the readiness to the async side, which owns the [`Mux`] and
+//! handles it there.
 //!
 //! Why a thread: the `Mux` waits on an IOCP (through `polling`), and an IOCP is not a handle
 //! another runtime's IOCP can wait on, so the readiness-fd design of Unix has no equivalent.
 //!
-//! How: the thread loops `Mux::wait(None)` with the `Mux` locked. A batch it collected is
-//! parked in `State::ready` (one at a time: the thread waits until the async side took it, so
-//! the `Mux`'s byte budgets still bound memory) and the async task is woken. The async side
-//! swaps the batch into the caller's `Events` and hands its old buffer back (`spare`): nothing
-//! is copied. [`Bridge::with_mux`] interrupts the thread's `wait` (the `Mux`'s crate-private
-//! [`Interrupter`]), holds the thread off until done, and runs the closure on the caller's
-//! thread. The batch moves only in a poll that returns `Ready`, so the future is cancel-safe.
+//! How: the thread is a readiness source, nothing more. When the async `wait` has nothing to
+//! return it asks the thread for readiness (with the `Mux`'s next deadline as the poll's
+//! timeout) and awaits it; the thread blocks in `Poller::wait`, parks what it got (a
+//! `Vec<polling::Event>`, possibly empty: a notification or the timeout) and wakes the task.
+//! The async side then runs `Mux::wait_given` on it — the same dispatch, reads, exit drains
+//! and timers as `Mux::wait`, without a poll — on its own thread. So the `Mux` is never
+//! touched by the thread, its state (`is_empty`, `running`) always matches the events
+//! returned, and `with_mux` needs no lock: it runs the closure, then notifies the poller (a
+//! spawn's registrations are queued until the thread's wait returns, see
+//! /work/shared/windows/NOTES.md, `add_waitable`). Readiness is taken only in a poll that
+//! handles it synchronously and returns, so the future is cancel-safe.
 //!
-//! Not Windows-specific code: pure std, unit-tested on every platform.
+//! Not Windows-specific code: pure std and `polling`, unit-tested on every platform.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
+use std::time::Instant;
+
+use polling::Poller;
 
 use crate::error::context;
 use crate::event::Events;
-use crate::mux::Interrupter;
 use crate::Mux;
 
-/// What the thread and the async side share besides the `Mux`.
+/// What the thread and the async side share.
 #[derive(Default)]
 struct State {
-    /// A batch for the async side.
-    ready: Option<Events>,
-    /// A buffer for the thread's next `wait`.
-    spare: Option<Events>,
-    /// The task waiting for a batch.
+    /// The async side wants readiness, polled until this deadline (`None`: no deadline).
+    want: Option<Option<Instant>>,
+    /// The deadline of the poll in progress, if one is.
+    polling: Option<Option<Instant>>,
+    /// Readiness for the async side.
+    ready: Option<Vec<polling::Event>>,
+    /// The task waiting for readiness.
     task: Option<std::task::Waker>,
-    /// `with_mux` calls that want the `Mux`: the thread does not wait meanwhile.
-    access: usize,
     stop: bool,
-    /// The `Mux`'s `wait` failed: reported by the next async `wait`; the thread has ended.
+    /// The poller failed: reported by the next async `wait`; the thread has ended.
     error: Option<io::Error>,
 }
 
 struct Shared {
-    mux: Mutex<Mux>,
     state: Mutex<State>,
     turn: Condvar,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
-    /// The thread: waits, hands batches over, until `stop` or an error.
-    fn run(&self) {
+    /// The thread: polls when asked, parks the readiness, until `stop` or an error.
+    fn run(&self, poller: &Poller) {
+        let mut found = polling::Events::new();
         loop {
             let mut st = lock(&self.state);
-            while !st.stop && (st.access > 0 || st.ready.is_some()) {
+            while !st.stop && st.want.is_none() {
                 st = self.turn.wait(st).unwrap_or_else(|p| p.into_inner());
             }
-            if st.stop {
+            let Some(deadline) = st.want.take().filter(|_| !st.stop) else {
                 return;
-            }
-            let mut events = st.spare.take().unwrap_or_default();
+            };
+            st.polling = Some(deadline);
             drop(st);
-            let waited = lock(&self.mux).wait(&mut events, None);
+            found.clear();
+            let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            let polled = poller.wait(&mut found, timeout);
             let mut st = lock(&self.state);
-            match waited {
-                Ok(0) => st.spare = Some(events), // interrupted
-                Ok(_) => st.ready = Some(events),
+            st.polling = None;
+            let failed = polled.is_err();
+            match polled {
+                Ok(_) => st.ready.get_or_insert_with(Vec::new).extend(found.iter()),
                 Err(e) => st.error = Some(e),
             }
-            let failed = st.error.is_some();
-            if let Some(task) = st.ready.is_some().then(|| st.task.take()).flatten() {
+            if let Some(task) = st.task.take() {
                 task.wake();
-            } else if failed {
-                if let Some(task) = st.task.take() {
-                    task.wake();
-                }
             }
             if failed {
                 return;
@@ -85,99 +90,142 @@ impl Shared {
     }
 }
 
-/// The async side's handle on the thread and the `Mux`.
-pub(crate) struct Bridge {
+/// The polling thread; stopped and joined on drop.
+struct Thread {
     shared: Arc<Shared>,
-    interrupter: Interrupter,
-    thread: Option<JoinHandle<()>>,
+    poller: Arc<Poller>,
+    handle: Option<JoinHandle<()>>,
 }
 
-impl Bridge {
-    pub(crate) fn new(mux: Mux) -> io::Result<Bridge> {
-        let interrupter = mux.interrupter();
-        let shared = Arc::new(Shared {
-            mux: Mutex::new(mux),
-            state: Mutex::new(State::default()),
-            turn: Condvar::new(),
-        });
-        let run = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("spawnmux-async".into())
-            .spawn(move || run.run())
-            .map_err(|e| context(e, "starting the AsyncMux's thread"))?;
-        Ok(Bridge {
-            shared,
-            interrupter,
-            thread: Some(thread),
-        })
-    }
-
-    /// Stops and joins the thread (its `wait` is interrupted).
-    fn stop(&mut self) {
+impl Drop for Thread {
+    fn drop(&mut self) {
         lock(&self.shared.state).stop = true;
         self.shared.turn.notify_all();
-        let _ = self.interrupter.interrupt();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let _ = self.poller.notify();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
         }
     }
+}
 
-    pub(crate) fn into_inner(mut self) -> Mux {
-        self.stop();
-        let shared = self.shared.clone();
-        drop(self);
-        // UNWRAP: the thread has ended and `self` is gone: this is the last reference.
-        #[allow(clippy::unwrap_used)]
-        let shared = Arc::into_inner(shared).unwrap();
-        shared
-            .mux
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn with_mux<R>(&mut self, f: impl FnOnce(&mut Mux) -> R) -> R {
-        lock(&self.shared.state).access += 1;
-        // An error here means the poller is gone; the thread's `wait` reports it.
-        let _ = self.interrupter.interrupt();
-        let result = f(&mut lock(&self.shared.mux));
+impl Thread {
+    /// Asks the thread for readiness until `deadline`; cuts a poll in progress short if it
+    /// would sleep past it.
+    fn request(&self, deadline: Option<Instant>) {
         let mut st = lock(&self.shared.state);
-        st.access -= 1;
-        if st.access == 0 {
-            self.shared.turn.notify_all();
+        st.want = Some(deadline);
+        let later = |d: Option<Instant>| deadline.is_some_and(|at| d.is_none_or(|d| d > at));
+        if st.polling.is_some_and(later) {
+            let _ = self.poller.notify();
         }
-        result
+        self.shared.turn.notify_all();
     }
 
-    fn poll_wait(&self, cx: &mut Context<'_>, events: &mut Events) -> Poll<io::Result<usize>> {
+    /// Takes parked readiness (`None`: none yet; the task is registered).
+    fn poll_ready(&self, cx: Option<&mut Context<'_>>) -> Poll<io::Result<Vec<polling::Event>>> {
         let mut st = lock(&self.shared.state);
         if let Some(e) = st.error.take() {
             return Poll::Ready(Err(context(e, "waiting for events (AsyncMux thread)")));
         }
-        let Some(mut batch) = st.ready.take() else {
-            st.task = Some(cx.waker().clone());
-            return Poll::Pending;
-        };
-        std::mem::swap(events, &mut batch);
-        st.spare = Some(batch);
-        self.shared.turn.notify_all();
-        Poll::Ready(Ok(events.len()))
-    }
-
-    pub(crate) async fn wait(&mut self, events: &mut Events) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.poll_wait(cx, events)).await
+        match (st.ready.take(), cx) {
+            (Some(ready), _) => Poll::Ready(Ok(ready)),
+            (None, Some(cx)) => {
+                st.task = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            (None, None) => Poll::Ready(Ok(Vec::new())),
+        }
     }
 }
 
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        // The thread drops nothing: the `Mux` (children killed and reaped) goes with `shared`.
-        self.stop();
+/// The async side: the `Mux` and its polling thread.
+pub(crate) struct Bridge {
+    // Declared first: stopped before the `Mux` is dropped.
+    thread: Thread,
+    mux: Mux,
+}
+
+/// Ready at the second poll: lets other tasks run (any executor).
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
+impl Bridge {
+    pub(crate) fn new(mux: Mux) -> io::Result<Bridge> {
+        let poller = mux.shared_poller();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            turn: Condvar::new(),
+        });
+        let (run, run_poller) = (shared.clone(), poller.clone());
+        let handle = std::thread::Builder::new()
+            .name("spawnmux-async".into())
+            .spawn(move || run.run(&run_poller))
+            .map_err(|e| context(e, "starting the AsyncMux's thread"))?;
+        let thread = Thread {
+            shared,
+            poller,
+            handle: Some(handle),
+        };
+        Ok(Bridge { thread, mux })
+    }
+
+    pub(crate) fn into_inner(self) -> Mux {
+        let Bridge { thread, mux } = self;
+        drop(thread);
+        mux
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn mux(&self) -> &Mux {
+        &self.mux
+    }
+
+    pub(crate) fn with_mux<R>(&mut self, f: impl FnOnce(&mut Mux) -> R) -> R {
+        let result = f(&mut self.mux);
+        // Lets the thread's poll register what `f` added (and re-poll with it). An error here
+        // means the poller is gone; the thread's poll reports it.
+        let _ = self.thread.poller.notify();
+        result
+    }
+
+    pub(crate) async fn wait(&mut self, events: &mut Events) -> io::Result<usize> {
+        // Only `thread` (Sync) is borrowed across awaits: the future is `Send`.
+        let thread = &self.thread;
+        let mut ready = match thread.poll_ready(None) {
+            Poll::Ready(r) => r?,
+            Poll::Pending => Vec::new(),
+        };
+        loop {
+            let n = self.mux.wait_given(&ready, events);
+            if n > 0 {
+                return Ok(n);
+            }
+            let deadline = self.mux.next_deadline();
+            if deadline.is_some_and(|at| at <= Instant::now()) {
+                yield_now().await;
+                ready.clear();
+                continue;
+            }
+            thread.request(deadline);
+            ready = std::future::poll_fn(|cx| thread.poll_ready(Some(cx))).await?;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         struct Unpark(std::thread::Thread);
@@ -206,24 +254,28 @@ mod tests {
             waker.wake()?;
             assert_eq!(block_on(bridge.wait(&mut events))?, 1, "round {round}");
             assert!(matches!(events.iter().next(), Some(crate::Event::Woken(7))));
-            // The thread is in `wait` again: `with_mux` must get through.
             assert!(bridge.with_mux(|mux| mux.is_empty()));
         }
+        assert!(bridge.mux().is_empty());
         let mux = bridge.into_inner();
         assert!(mux.is_empty());
         Ok(())
     }
 
     #[test]
-    fn dropped_wait_polls_lose_nothing() -> io::Result<()> {
+    fn a_dropped_wait_loses_nothing() -> io::Result<()> {
         let mut bridge = Bridge::new(Mux::new()?)?;
         let waker = bridge.with_mux(|mux| mux.waker(1));
-        let noop = std::task::Waker::noop();
         let mut events = Events::new();
-        // A poll that finds nothing registers the task and is dropped; the batch stays.
-        assert!(bridge
-            .poll_wait(&mut Context::from_waker(noop), &mut events)
-            .is_pending());
+        {
+            // Polled once (the thread is asked to poll), then dropped.
+            let noop = std::task::Waker::noop();
+            let mut fut = std::pin::pin!(bridge.wait(&mut events));
+            assert!(fut
+                .as_mut()
+                .poll(&mut Context::from_waker(noop))
+                .is_pending());
+        }
         waker.wake()?;
         assert_eq!(block_on(bridge.wait(&mut events))?, 1);
         Ok(())

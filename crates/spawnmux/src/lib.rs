@@ -129,7 +129,13 @@ pub mod __fuzz;
 #[cfg(feature = "async-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 pub mod async_io;
-#[cfg(any(test, all(windows, any(feature = "tokio", feature = "async-io"))))]
+#[cfg(any(
+    test,
+    all(
+        any(windows, spawnmux_force_bridge),
+        any(feature = "tokio", feature = "async-io")
+    )
+))]
 mod bridge;
 #[cfg(any(windows, test, feature = "__fuzz"))]
 mod cmdline;

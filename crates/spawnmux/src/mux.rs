@@ -44,8 +44,6 @@ use self::key::{key, KIND_EXIT, KIND_SOURCE, KIND_STDERR, KIND_STDIN, KIND_STDOU
 use self::source::AnySource;
 pub use self::source::Interest;
 use self::stdin::InStream;
-#[cfg_attr(not(windows), allow(unused_imports))]
-pub(crate) use self::waker::Interrupter;
 pub use self::waker::Waker;
 use self::waker::Wakes;
 use crate::command::Command;
@@ -242,10 +240,31 @@ impl Mux {
             if !events.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(events.len());
             }
-            if self.wakes.take_interrupt() {
-                return Ok(0);
-            }
         }
+    }
+
+    /// One round of [`wait`](Mux::wait) on readiness someone else polled (the async
+    /// adapters' thread on Windows, which owns the only blocking poll): handles `ready`, then
+    /// what the `Mux` holds. Never polls; never blocks (but for Windows' bounded exit settle).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn wait_given(&mut self, ready: &[polling::Event], events: &mut Events) -> usize {
+        events.clear();
+        self.batch += 1;
+        self.round += 1;
+        self.check_pending_exits();
+        for ev in ready {
+            self.dispatch(*ev, events);
+        }
+        self.serve_backlog(events);
+        self.wakes.take(events);
+        self.flush_due(events);
+        events.len()
+    }
+
+    /// The poller, shared (for the thread that polls it on behalf of an async adapter).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn shared_poller(&self) -> Arc<Poller> {
+        self.poller.clone()
     }
 
     /// Hands one readiness to its handler. Output streams and exits only join the backlog

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use polling::Poller;
@@ -15,8 +14,6 @@ use crate::event::{Events, Item};
 pub(super) struct Wakes {
     poller: Arc<Poller>,
     tokens: Mutex<Vec<u64>>,
-    /// Set by [`Interrupter::interrupt`]: the current (or next) `wait` returns, even empty.
-    interrupted: AtomicBool,
 }
 
 impl Wakes {
@@ -24,7 +21,6 @@ impl Wakes {
         Wakes {
             poller,
             tokens: Mutex::new(Vec::new()),
-            interrupted: AtomicBool::new(false),
         }
     }
 
@@ -42,12 +38,6 @@ impl Wakes {
                 woken.push(token);
             }
         }
-    }
-
-    /// `true` once after an [`Interrupter::interrupt`] (checked by `wait` only in rounds that
-    /// found no event).
-    pub(super) fn take_interrupt(&self) -> bool {
-        self.interrupted.swap(false, Ordering::AcqRel)
     }
 
     /// `true` if tokens wait for the next `wait`.
@@ -108,32 +98,6 @@ impl Mux {
         Waker {
             shared: self.wakes.clone(),
             token,
-        }
-    }
-}
-
-/// Makes the `Mux`'s current or next [`wait`](Mux::wait) return, with no event if there is
-/// none (for the thread that owns a `Mux` behind an async adapter on Windows).
-#[cfg_attr(not(windows), allow(dead_code))]
-#[derive(Clone)]
-pub(crate) struct Interrupter {
-    shared: Arc<Wakes>,
-}
-
-#[cfg_attr(not(windows), allow(dead_code))]
-impl Interrupter {
-    pub(crate) fn interrupt(&self) -> io::Result<()> {
-        self.shared.interrupted.store(true, Ordering::Release);
-        self.shared.poller.notify()
-    }
-}
-
-#[cfg_attr(not(windows), allow(dead_code))]
-impl Mux {
-    /// An [`Interrupter`] for this `Mux`.
-    pub(crate) fn interrupter(&self) -> Interrupter {
-        Interrupter {
-            shared: self.wakes.clone(),
         }
     }
 }
