@@ -481,8 +481,9 @@ pub fn write(dir: &Path, opts: &Options, results: &[CaseResult]) -> io::Result<V
 }
 
 /// The columns of the results table (W3's baseline, `Command::output()`, shares the raw read's).
-const COLUMNS: [PeerKind; 8] = [
+const COLUMNS: [PeerKind; 9] = [
     PeerKind::Spawnmux,
+    PeerKind::SpawnmuxTokio,
     PeerKind::Tokio,
     PeerKind::Tokio8k,
     PeerKind::TokioMt8k,

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use crate::child::{self, ChildKind, LINE};
 use crate::common::{total_lines, verify, Expect, Job, Tally};
 use crate::peers::{
-    raw_read, raw_read_grown, std_output, AsyncProcessPeer, Peer, SpawnmuxPeer, ThreadsPeer,
-    TokioPeer, BUF,
+    raw_read, raw_read_grown, std_output, AsyncProcessPeer, Peer, SpawnmuxPeer, SpawnmuxTokioPeer,
+    ThreadsPeer, TokioPeer, BUF,
 };
 use crate::sys;
 use crate::workloads::{thousands, Case, PeerKind, Workload};
@@ -89,6 +89,7 @@ pub fn make_peer(peer: PeerKind) -> io::Result<Box<dyn Peer>> {
     Ok(match peer {
         PeerKind::Spawnmux => Box::new(SpawnmuxPeer::new(true)?),
         PeerKind::SpawnmuxNoDeathSignal => Box::new(SpawnmuxPeer::new(false)?),
+        PeerKind::SpawnmuxTokio => Box::new(SpawnmuxTokioPeer::new()?),
         PeerKind::Tokio => Box::new(TokioPeer::new(BUF, None)?),
         PeerKind::Tokio8k => Box::new(TokioPeer::new(8 * 1024, None)?),
         PeerKind::TokioMt8k => Box::new(TokioPeer::new(8 * 1024, Some(2))?),

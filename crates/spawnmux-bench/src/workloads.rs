@@ -58,7 +58,16 @@ impl Workload {
     pub fn peers(self) -> &'static [PeerKind] {
         use PeerKind::*;
         match self {
-            Workload::W1 => &[Spawnmux, Tokio, AsyncProcess, Threads, Raw, RawGrown],
+            Workload::W1 => &[
+                Spawnmux,
+                SpawnmuxTokio,
+                Tokio,
+                AsyncProcess,
+                Threads,
+                Raw,
+                RawGrown,
+            ],
+            Workload::W2 => &[Spawnmux, SpawnmuxTokio, Tokio, AsyncProcess, Threads],
             Workload::W3 => &[
                 Spawnmux,
                 SpawnmuxNoDeathSignal,
@@ -67,9 +76,7 @@ impl Workload {
                 Threads,
                 StdOutput,
             ],
-            Workload::W2 | Workload::W4 | Workload::W5 | Workload::W6 => {
-                &[Spawnmux, Tokio, AsyncProcess, Threads]
-            }
+            Workload::W4 | Workload::W5 | Workload::W6 => &[Spawnmux, Tokio, AsyncProcess, Threads],
         }
     }
 }
@@ -86,6 +93,9 @@ pub enum PeerKind {
     Spawnmux,
     /// spawnmux with `die_with_parent(false)` (W3 only: what registering with the group guard costs).
     SpawnmuxNoDeathSignal,
+    /// spawnmux's `tokio::AsyncMux` on a current_thread runtime (W1 and W2: what the adapter
+    /// costs over the native `Mux`).
+    SpawnmuxTokio,
     Tokio,
     AsyncProcess,
     Threads,
@@ -104,9 +114,10 @@ pub enum PeerKind {
 }
 
 impl PeerKind {
-    const ALL: [PeerKind; 10] = [
+    const ALL: [PeerKind; 11] = [
         PeerKind::Spawnmux,
         PeerKind::SpawnmuxNoDeathSignal,
+        PeerKind::SpawnmuxTokio,
         PeerKind::Tokio,
         PeerKind::AsyncProcess,
         PeerKind::Threads,
@@ -122,6 +133,7 @@ impl PeerKind {
         match self {
             PeerKind::Spawnmux => "spawnmux",
             PeerKind::SpawnmuxNoDeathSignal => "spawnmux-no-pdeathsig",
+            PeerKind::SpawnmuxTokio => "spawnmux-tokio",
             PeerKind::Tokio => "tokio",
             PeerKind::AsyncProcess => "async-process",
             PeerKind::Threads => "threads",
@@ -142,6 +154,7 @@ impl PeerKind {
         match self {
             PeerKind::Spawnmux => "spawnmux",
             PeerKind::SpawnmuxNoDeathSignal => "spawnmux, die_with_parent off",
+            PeerKind::SpawnmuxTokio => "spawnmux AsyncMux (tokio current_thread)",
             PeerKind::Tokio => "tokio::process",
             PeerKind::AsyncProcess => "async-process",
             PeerKind::Threads => "std + 2 threads/child",

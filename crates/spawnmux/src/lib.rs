@@ -59,6 +59,51 @@
 //! - With the `tracing` feature, [`trace::log_event`] logs output the way the seed's Qgoda does:
 //!   stdout at INFO, stderr at WARN, with the child's name as a field.
 //!
+//! # Inside another event loop
+//! A program that already runs tokio, smol or its own loop drives the `Mux` from there:
+//! - [`tokio::AsyncMux`] (feature `tokio`) and [`async_io::AsyncMux`] (feature `async-io`,
+//!   for smol): `mux.wait(&mut events).await`, cancel-safe, no thread on Unix (one per
+//!   `AsyncMux` on Windows, where an IOCP cannot be nested in another runtime's).
+//! - Any other loop, on Unix: the `Mux` is [`AsFd`](std::os::fd::AsFd) (its epoll or kqueue
+//!   fd). The contract: register that fd for readability (level- or edge-triggered), and call
+//!   `mux.wait(&mut events, Some(Duration::ZERO))` — which never blocks — whenever it is
+//!   readable or [`Mux::next_deadline`] has passed. With an edge-triggered loop, call again
+//!   until a zero-timeout `wait` returns 0 events and `next_deadline` is not due, before waiting
+//!   for the next edge. With `mio`:
+//!
+//! ```
+//! # #[cfg(unix)]
+//! # fn main() -> std::io::Result<()> {
+//! use std::os::fd::AsRawFd;
+//! use std::time::{Duration, Instant};
+//!
+//! use mio::{unix::SourceFd, Interest, Poll, Token};
+//! use spawnmux::{Command, Events, Mux};
+//!
+//! let mut mux = Mux::new()?;
+//! mux.spawn(Command::new("sh").args(["-c", "echo hello"]))?;
+//! let mut poll = Poll::new()?;
+//! let fd = mux.as_raw_fd();
+//! poll.registry().register(&mut SourceFd(&fd), Token(0), Interest::READABLE)?;
+//! // ... your own sources, registered with other tokens ...
+//! let mut ready = mio::Events::with_capacity(64);
+//! let mut events = Events::new();
+//! while !mux.is_empty() {
+//!     let timeout = mux.next_deadline().map(|at| at.saturating_duration_since(Instant::now()));
+//!     poll.poll(&mut ready, timeout)?;
+//!     // (mio is edge-triggered, but one zero wait per turn is enough here: the Mux's own
+//!     // registrations are level-triggered, so its fd fires again while work remains.)
+//!     mux.wait(&mut events, Some(Duration::ZERO))?;
+//!     for event in &events {
+//!         println!("{event:?}");
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
+//! ```
+//!
 //! # Guarantees
 //! - Lossless: every byte a child writes to a captured stream is delivered, once, in order.
 //! - [`Event::Exited`] comes after every byte the child wrote before exiting. A grandchild that
@@ -84,6 +129,17 @@
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
+#[cfg(feature = "async-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub mod async_io;
+#[cfg(any(
+    test,
+    all(
+        any(windows, spawnmux_force_bridge),
+        any(feature = "tokio", feature = "async-io")
+    )
+))]
+mod bridge;
 #[cfg(any(windows, test, feature = "__fuzz"))]
 mod cmdline;
 mod command;
@@ -94,6 +150,9 @@ mod mux;
 pub mod os;
 mod pty;
 mod sys;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 #[cfg(feature = "tracing")]
 pub mod trace;
 

@@ -75,6 +75,8 @@ pub struct Mux {
     /// Output streams found ready and exits to drain (keys), not yet served because a `wait`'s
     /// byte budget was spent: served first, oldest first, by the next `wait`.
     backlog: VecDeque<usize>,
+    /// The last poll filled its buffer: more may be ready (`next_deadline` says call again).
+    poll_full: bool,
     /// Poll rounds so far (several per `wait` when a round collects no event).
     round: u64,
     generation: u32,
@@ -112,6 +114,7 @@ impl Mux {
             flush_timers: BinaryHeap::new(),
             check_now: Vec::new(),
             backlog: VecDeque::new(),
+            poll_full: false,
             round: 0,
             generation: 0,
             batch: 0,
@@ -223,6 +226,7 @@ impl Mux {
             self.waiter
                 .wait(&self.poller, &mut ready, poll_timeout)
                 .map_err(|e| context(e, "waiting for events"))?;
+            self.poll_full = ready.len() >= sys::POLL_CAPACITY;
             for ev in &ready {
                 self.dispatch(*ev, events);
             }
@@ -234,6 +238,30 @@ impl Mux {
                 return Ok(events.len());
             }
         }
+    }
+
+    /// One round of [`wait`](Mux::wait) on readiness someone else polled (the async
+    /// adapters' thread on Windows, which owns the only blocking poll): handles `ready`, then
+    /// what the `Mux` holds. Never polls; never blocks (but for Windows' bounded exit settle).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn wait_given(&mut self, ready: &[polling::Event], events: &mut Events) -> usize {
+        events.clear();
+        self.batch += 1;
+        self.round += 1;
+        self.check_pending_exits();
+        for ev in ready {
+            self.dispatch(*ev, events);
+        }
+        self.serve_backlog(events);
+        self.wakes.take(events);
+        self.flush_due(events);
+        events.len()
+    }
+
+    /// The poller, shared (for the thread that polls it on behalf of an async adapter).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn shared_poller(&self) -> Arc<Poller> {
+        self.poller.clone()
     }
 
     /// Hands one readiness to its handler. Output streams and exits only join the backlog
@@ -251,6 +279,29 @@ impl Mux {
             KIND_SOURCE => self.on_source_ready(index, ev, events),
             _ => {}
         }
+    }
+
+    /// The latest instant by which [`wait`](Mux::wait) must be called again even if the
+    /// poller's fd (see [`AsFd for Mux`](#impl-AsFd-for-Mux)) does not become readable: the
+    /// earliest partial-line flush timer ([`Command::flush_partial_after`]), or now if the
+    /// `Mux` already holds work (streams a byte budget left unserved, an exit to check or
+    /// drain, a wake-up recorded without a notification, a poll that filled its buffer). `None`: only readiness matters.
+    ///
+    /// This and the fd are what an outer event loop needs to drive the `Mux`: call
+    /// `wait(&mut events, Some(Duration::ZERO))` (which never blocks) when the fd is readable or
+    /// the deadline has passed. The crate documentation shows such a loop.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let more = self.poll_full || !self.backlog.is_empty() || !self.check_now.is_empty();
+        if more || self.wakes.pending() {
+            return Some(Instant::now());
+        }
+        self.flush_timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The poller, for the platform layer (the fd an outer loop polls).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn poller(&self) -> &Poller {
+        &self.poller
     }
 
     /// The child's process id, while the `Mux` knows the child.

@@ -3,6 +3,7 @@
 
 mod async_process;
 mod spawnmux;
+mod spawnmux_tokio;
 mod threads;
 mod tokio;
 
@@ -14,6 +15,7 @@ use crate::common::{Job, Tally};
 
 pub use self::async_process::AsyncProcessPeer;
 pub use self::spawnmux::SpawnmuxPeer;
+pub use self::spawnmux_tokio::SpawnmuxTokioPeer;
 pub use self::threads::{raw_read, raw_read_grown, std_output, ThreadsPeer};
 pub use self::tokio::TokioPeer;
 

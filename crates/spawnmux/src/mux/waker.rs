@@ -40,6 +40,11 @@ impl Wakes {
         }
     }
 
+    /// `true` if tokens wait for the next `wait`.
+    pub(super) fn pending(&self) -> bool {
+        !self.tokens().is_empty()
+    }
+
     /// Moves the recorded tokens into `events` as `Event::Woken`s.
     #[inline]
     pub(super) fn take(&self, events: &mut Events) {

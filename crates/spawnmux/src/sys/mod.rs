@@ -49,7 +49,7 @@ pub(crate) use windows::*;
 pub use windows::{Source, Transport};
 
 mod wait;
-pub(crate) use wait::Waiter;
+pub(crate) use wait::{Waiter, POLL_CAPACITY};
 
 #[cfg(not(any(unix, windows)))]
 compile_error!("spawnmux supports Unix (Linux, macOS, BSD) and Windows");

@@ -6,6 +6,11 @@ use std::time::Duration;
 
 use polling::{Event, Events, Poller};
 
+/// The most readiness one poll reports (polling's `Events::new()` and the direct wait's buffer
+/// hold 1024): a poll that fills it may have left more ready, which an outer loop's
+/// edge-triggered wait on the poller's fd would not hear about again.
+pub(crate) const POLL_CAPACITY: usize = 1024;
+
 /// Waits for readiness on a `Poller`, keeping its buffers from one wait to the next.
 pub(crate) struct Waiter {
     events: Events,

@@ -24,7 +24,7 @@ use polling::{Event, Events, PollMode, Poller};
 const POLLER_OWN_KEY: u64 = usize::MAX as u64;
 
 /// How many events one `epoll_wait` returns at most (the rest come next round: level-triggered).
-const CAPACITY: usize = 1024;
+const CAPACITY: usize = crate::sys::POLL_CAPACITY;
 
 const READ_FLAGS: u32 = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
 const WRITE_FLAGS: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;

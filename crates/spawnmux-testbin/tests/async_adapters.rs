@@ -1,0 +1,196 @@
+//! The async adapters (`spawnmux::tokio::AsyncMux` on both tokio runtimes,
+//! `spawnmux::async_io::AsyncMux` under smol): lossless capture, exit after output, cancel
+//! safety, termination of the whole tree. The same tests for each, by macro.
+
+mod util;
+
+use futures_lite::future;
+use spawnmux::{ChildId, Events, Exit, Stream};
+use util::{child, exit_of, lines_of, Ev};
+
+fn tokio_current<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(f);
+}
+
+/// On a worker thread of a two-worker runtime (not on the thread calling `block_on`).
+fn tokio_multi<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async { tokio::spawn(f).await.expect("task") });
+}
+
+fn smol<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    smol::block_on(f);
+}
+
+/// The lines `lines N both` writes to `which`.
+fn expected(n: usize, which: Stream) -> Vec<Vec<u8>> {
+    let tag = if which == Stream::Stdout {
+        "out"
+    } else {
+        "err"
+    };
+    (0..n).map(|i| format!("{tag} {i}").into_bytes()).collect()
+}
+
+/// Every line of `id`, once, in order per stream; `Exited` after its last line.
+fn assert_complete(evs: &[Ev], id: ChildId, n: usize) {
+    for which in [Stream::Stdout, Stream::Stderr] {
+        assert_eq!(
+            lines_of(evs, id, which),
+            expected(n, which),
+            "{id} {which:?}"
+        );
+    }
+    assert_eq!(exit_of(evs, id), Exit::Code(0));
+    let exited = evs
+        .iter()
+        .position(|e| matches!(e, Ev::Exited(c, _) if *c == id));
+    let last_line = evs
+        .iter()
+        .rposition(|e| matches!(e, Ev::Line { child, .. } if *child == id));
+    assert!(last_line < exited, "{id}: Exited before its last line");
+}
+
+macro_rules! adapter_tests {
+    ($name:ident, $mux:ty, $run:path) => {
+        mod $name {
+            use super::*;
+
+            type AsyncMux = $mux;
+
+            async fn run_to_end(mux: &mut AsyncMux) -> Vec<Ev> {
+                let mut events = Events::new();
+                let mut all = Vec::new();
+                while !mux.with_mux(|m| m.is_empty()) {
+                    let n = mux.wait(&mut events).await.expect("wait");
+                    assert_eq!(n, events.len());
+                    assert!(n > 0, "wait returned no event");
+                    all.extend(events.iter().map(Ev::from));
+                }
+                all
+            }
+
+            fn spawn(mux: &mut AsyncMux, ops: &[&str]) -> ChildId {
+                mux.with_mux(|m| m.spawn(&child(ops))).expect("spawn")
+            }
+
+            #[test]
+            fn lossless_capture_of_several_children_exit_after_output() {
+                $run(async {
+                    let mut mux = AsyncMux::new().expect("mux");
+                    let ids: Vec<ChildId> = (0..3)
+                        .map(|_| spawn(&mut mux, &["lines", "20000", "both"]))
+                        .collect();
+                    let evs = run_to_end(&mut mux).await;
+                    for id in ids {
+                        assert_complete(&evs, id, 20000);
+                    }
+                });
+            }
+
+            #[test]
+            fn partial_line_flush_timer_fires_without_readiness() {
+                $run(async {
+                    let mut mux = AsyncMux::new().expect("mux");
+                    let mut cmd = child(&["out", "no newline yet", "sleep", "60000"]);
+                    cmd.flush_partial_after(std::time::Duration::from_millis(20));
+                    let id = mux.with_mux(|m| m.spawn(&cmd)).expect("spawn");
+                    let mut events = Events::new();
+                    mux.wait(&mut events).await.expect("wait");
+                    let evs: Vec<Ev> = events.iter().map(Ev::from).collect();
+                    assert_eq!(lines_of(&evs, id, Stream::Stdout), [b"no newline yet"]);
+                });
+            }
+
+            /// Each turn races `wait` against a future that is ready at once or at its second
+            /// poll, so most `wait` futures are dropped unfinished (thousands while the slow
+            /// child runs): nothing may be lost or repeated.
+            #[test]
+            fn dropping_wait_futures_loses_and_duplicates_nothing() {
+                $run(async {
+                    let mut mux = AsyncMux::new().expect("mux");
+                    let slow = spawn(&mut mux, &["stamps", "200", "2"]);
+                    let fast = spawn(&mut mux, &["lines", "5000", "both"]);
+                    let mut events = Events::new();
+                    let mut all = Vec::new();
+                    let mut dropped = 0u64;
+                    let mut turn = 0u64;
+                    while !mux.with_mux(|m| m.is_empty()) {
+                        turn += 1;
+                        // Odd turns lose against a future that is already ready (the `wait`
+                        // is polled once, then dropped, unless it completed at once); even
+                        // turns against one ready at its second poll.
+                        let lose_at_once = turn % 2 == 1;
+                        let waited = future::or(
+                            async { Some(mux.wait(&mut events).await.expect("wait")) },
+                            async {
+                                if !lose_at_once {
+                                    future::yield_now().await;
+                                }
+                                None
+                            },
+                        )
+                        .await;
+                        match waited {
+                            Some(_) => all.extend(events.iter().map(Ev::from)),
+                            None => dropped += 1,
+                        }
+                    }
+                    assert!(dropped >= 1000, "only {dropped} wait futures dropped");
+                    assert_complete(&all, fast, 5000);
+                    let stamps = lines_of(&all, slow, Stream::Stdout);
+                    assert_eq!(stamps.len(), 200);
+                    for (i, line) in stamps.iter().enumerate() {
+                        let prefix = format!("stamp {i} ");
+                        assert!(line.starts_with(prefix.as_bytes()), "line {i}: {line:?}");
+                    }
+                    assert_eq!(exit_of(&all, slow), Exit::Code(0));
+                });
+            }
+
+            #[test]
+            fn terminate_reaches_the_whole_tree() {
+                $run(async {
+                    let mut mux = AsyncMux::new().expect("mux");
+                    let id = spawn(&mut mux, &["grandchild", "60000", "sleep", "60000"]);
+                    let mut events = Events::new();
+                    let mut grandchild = None;
+                    while grandchild.is_none() {
+                        mux.wait(&mut events).await.expect("wait");
+                        for e in events.iter().map(Ev::from) {
+                            if let Ev::Line { bytes, .. } = e {
+                                grandchild =
+                                    grandchild.or(util::number_after(&bytes, "grandchild "));
+                            }
+                        }
+                    }
+                    mux.with_mux(|m| m.terminate(id)).expect("terminate");
+                    let evs = run_to_end(&mut mux).await;
+                    let exit = exit_of(&evs, id);
+                    #[cfg(unix)]
+                    assert_eq!(exit, Exit::Signal(15));
+                    #[cfg(windows)]
+                    assert!(!exit.success(), "{exit:?}");
+                    #[cfg(target_os = "linux")]
+                    util::wait_gone(grandchild.expect("pid"));
+                });
+            }
+        }
+    };
+}
+
+adapter_tests!(
+    tokio_current_thread,
+    spawnmux::tokio::AsyncMux,
+    tokio_current
+);
+adapter_tests!(tokio_multi_thread, spawnmux::tokio::AsyncMux, tokio_multi);
+adapter_tests!(smol_async_io, spawnmux::async_io::AsyncMux, smol);

@@ -1,0 +1,90 @@
+//! Unix: the `Mux`'s poller fd in tokio's reactor, the `Mux`'s timers in `tokio::time`.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::event::Events;
+use crate::Mux;
+
+/// The `Mux`, registered with the runtime's reactor for readability.
+pub(super) struct Inner {
+    fd: AsyncFd<Mux>,
+}
+
+/// `Ok(n)` for events, `WouldBlock` for none (so that `try_io` clears the readiness).
+fn some(n: io::Result<usize>) -> io::Result<usize> {
+    match n {
+        Ok(0) => Err(io::ErrorKind::WouldBlock.into()),
+        other => other,
+    }
+}
+
+impl Inner {
+    pub(super) fn new(mux: Mux) -> io::Result<Inner> {
+        // SAFETY: `Mux::as_raw_fd` is its poller's fd, which the `Mux` owns (through an `Arc`
+        // that only it and its wakers hold) from `Mux::new` to its drop: open, the same file
+        // description and the same number for as long as the `AsyncFd` owns the `Mux`.
+        let fd = unsafe { AsyncFd::register_with_interest(mux, Interest::READABLE) }
+            .map_err(|e| crate::error::context(e.into(), "registering the Mux with tokio"))?;
+        Ok(Inner { fd })
+    }
+
+    pub(super) fn into_inner(self) -> Mux {
+        self.fd.into_inner()
+    }
+
+    pub(super) fn mux(&self) -> &Mux {
+        self.fd.get_ref()
+    }
+
+    pub(super) fn mux_mut(&mut self) -> &mut Mux {
+        self.fd.get_mut()
+    }
+
+    pub(super) fn with_mux<R>(&mut self, f: impl FnOnce(&mut Mux) -> R) -> R {
+        f(self.fd.get_mut())
+    }
+
+    /// Zero-timeout `Mux::wait`s (which never block), between awaits of the fd's readiness or
+    /// the `Mux`'s next deadline. Events only enter `events` in a `wait` that is immediately
+    /// returned, so a drop at any await point loses nothing.
+    ///
+    /// tokio's readiness is edge-triggered and cached: it is cleared (`try_io` on
+    /// `WouldBlock`) only after a zero-timeout `wait` found nothing, and tokio keeps it if new
+    /// readiness came meanwhile; clearing it earlier could miss a wake-up and hang.
+    pub(super) async fn wait(&mut self, events: &mut Events) -> io::Result<usize> {
+        loop {
+            let n = self.fd.get_mut().wait(events, Some(Duration::ZERO))?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let deadline = self.fd.get_ref().next_deadline();
+            if deadline.is_some_and(|at| at <= Instant::now()) {
+                // Work left over (a byte budget ran out): let other tasks run first.
+                ::tokio::task::yield_now().await;
+                continue;
+            }
+            let readable = match deadline {
+                None => Some(self.fd.readable_mut().await),
+                Some(at) => {
+                    let at = ::tokio::time::Instant::from_std(at);
+                    ::tokio::time::timeout_at(at, self.fd.readable_mut())
+                        .await
+                        .ok()
+                }
+            };
+            let Some(guard) = readable else {
+                continue; // the deadline passed: a timer of the `Mux` is due
+            };
+            let mut guard = guard.map_err(|e| crate::error::context(e, "awaiting the Mux's fd"))?;
+            if let Ok(result) =
+                guard.try_io(|fd| some(fd.get_mut().wait(events, Some(Duration::ZERO))))
+            {
+                return result;
+            }
+        }
+    }
+}
