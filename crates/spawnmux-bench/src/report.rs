@@ -365,8 +365,10 @@ fn goals_hot_path(results: &[CaseResult]) -> Vec<Goal> {
                     1.0,
                     true,
                 );
+                async_mux_within_5_percent(&mut check, r);
             }
             Workload::W2 => {
+                async_mux_within_5_percent(&mut check, r);
                 check(
                     r,
                     Tokio,
@@ -410,6 +412,22 @@ fn goals_hot_path(results: &[CaseResult]) -> Vec<Goal> {
         }
     }
     goals
+}
+
+/// Issue 16's goal: W1 and W2 through `spawnmux::tokio::AsyncMux` within 5 % of the native
+/// `Mux`'s wall time, i.e. native ÷ adapter ≥ 1 / 1.05.
+fn async_mux_within_5_percent(
+    check: &mut impl FnMut(&CaseResult, PeerKind, &str, &str, f64, bool),
+    r: &CaseResult,
+) {
+    check(
+        r,
+        PeerKind::SpawnmuxTokio,
+        "secs",
+        "issue 16: wall through AsyncMux within 5 % of the native Mux (native ÷ AsyncMux ≥ 0.95)",
+        1.0 / 1.05,
+        false,
+    );
 }
 
 fn goal_table(s: &mut String, figure: &str, goals: Vec<Goal>, load: impl Fn(&str) -> String) {
@@ -657,7 +675,8 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
     };
     let _ = writeln!(
         s,
-        "## Goals of issue 12 (library hot path), checked against the medians of this run\n"
+        "## Goals of issues 12 (library hot path) and 16 (the tokio adapter), checked against the \
+         medians of this run\n"
     );
     let _ = writeln!(
         s,
