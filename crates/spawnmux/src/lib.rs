@@ -129,6 +129,8 @@
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+mod adapter;
 #[cfg(feature = "async-io")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 pub mod async_io;
