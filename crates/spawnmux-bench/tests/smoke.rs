@@ -62,7 +62,8 @@ fn quick_run_verifies_every_workload_and_writes_the_report() {
         md.contains("baseline: raw read, pipe grown to 1 MiB"),
         "{md}"
     );
-    assert!(md.contains("## Goals of issue 12"), "{md}");
+    assert!(md.contains("## Goals of issues 12"), "{md}");
+    assert!(md.contains("| issue 16: wall through AsyncMux"), "{md}");
     assert!(md.contains("| W6 latency | µs p99"), "{md}");
     assert!(md.contains("docs/benchmarks.svg"), "{md}");
     let svg = std::fs::read_to_string(out.join("docs/benchmarks.svg")).expect("svg");

@@ -35,6 +35,69 @@ impl SpawnmuxPeer {
     }
 }
 
+/// The jobs' children spawned on one `Mux`, and their lines counted as batches arrive (shared
+/// by the native peer and the `AsyncMux` one, so both do exactly the same work per event).
+pub(super) struct Counter {
+    index: HashMap<ChildId, usize>,
+    /// Consecutive events mostly come from the same child: looked up once per run of them.
+    last: Option<(ChildId, usize)>,
+    pub(super) tallies: Vec<Tally>,
+}
+
+impl Counter {
+    /// Spawns every job with `mux` (`cmd` builds its command from its arguments).
+    pub(super) fn spawn(
+        mux: &mut Mux,
+        jobs: &[Job],
+        mut cmd: impl FnMut(&[String]) -> Command,
+    ) -> io::Result<Counter> {
+        let mut index = HashMap::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            let mut cmd = cmd(&job.args);
+            if let Some(fd) = &job.stdin {
+                cmd.stdin(Stdio::File(File::from(fd.try_clone()?)));
+            }
+            index.insert(mux.spawn(&cmd)?, i);
+        }
+        Ok(Counter {
+            index,
+            last: None,
+            tallies: vec![Tally::default(); jobs.len()],
+        })
+    }
+
+    #[inline]
+    fn slot(&mut self, child: ChildId) -> usize {
+        match self.last {
+            Some((id, i)) if id == child => i,
+            _ => {
+                let i = self.index[&child];
+                self.last = Some((child, i));
+                i
+            }
+        }
+    }
+
+    /// Counts one batch.
+    #[inline]
+    pub(super) fn count(&mut self, events: &Events) {
+        for event in events {
+            match event {
+                Event::Output(o) => {
+                    let s = if o.stream == Stream::Stdout { OUT } else { ERR };
+                    let i = self.slot(o.child);
+                    self.tallies[i].piece(s, o.bytes.len() + usize::from(o.newline), o.newline);
+                }
+                Event::Exited { child, exit, .. } => {
+                    let i = self.slot(child);
+                    self.tallies[i].exit_ok = exit.success();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl Peer for SpawnmuxPeer {
     fn run_all(
         &mut self,
@@ -42,46 +105,18 @@ impl Peer for SpawnmuxPeer {
         jobs: &[Job],
         spawned: &mut dyn FnMut(),
     ) -> io::Result<Vec<Tally>> {
-        let mut index: HashMap<ChildId, usize> = HashMap::with_capacity(jobs.len());
-        for (i, job) in jobs.iter().enumerate() {
-            let mut cmd = self.command(exe, &job.args);
-            if let Some(fd) = &job.stdin {
-                cmd.stdin(Stdio::File(File::from(fd.try_clone()?)));
-            }
-            index.insert(self.mux.spawn(&cmd)?, i);
-        }
+        let die_with_parent = self.die_with_parent;
+        let mut counter = Counter::spawn(&mut self.mux, jobs, |args| {
+            let mut cmd = Command::new(exe);
+            cmd.args(args).die_with_parent(die_with_parent);
+            cmd
+        })?;
         spawned();
-        let mut tallies = vec![Tally::default(); jobs.len()];
-        // Consecutive events mostly come from the same child: look it up once per run of them.
-        let mut last: Option<(ChildId, usize)> = None;
-        let mut slot = |child: ChildId| match last {
-            Some((id, i)) if id == child => i,
-            _ => {
-                let i = index[&child];
-                last = Some((child, i));
-                i
-            }
-        };
         while !self.mux.is_empty() {
             self.mux.wait(&mut self.events, None)?;
-            for event in &self.events {
-                match event {
-                    Event::Output(o) => {
-                        let s = if o.stream == Stream::Stdout { OUT } else { ERR };
-                        tallies[slot(o.child)].piece(
-                            s,
-                            o.bytes.len() + usize::from(o.newline),
-                            o.newline,
-                        );
-                    }
-                    Event::Exited { child, exit, .. } => {
-                        tallies[slot(child)].exit_ok = exit.success();
-                    }
-                    _ => {}
-                }
-            }
+            counter.count(&self.events);
         }
-        Ok(tallies)
+        Ok(counter.tallies)
     }
 
     fn echo(&mut self, exe: &Path, rounds: usize) -> io::Result<Vec<Duration>> {

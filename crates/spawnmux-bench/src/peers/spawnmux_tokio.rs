@@ -1,18 +1,17 @@
 //! (a') spawnmux through its tokio adapter: one `AsyncMux` awaited on a current_thread
 //! runtime, lines counted as events arrive (what the adapter costs over the native `Mux`).
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use spawnmux::tokio::AsyncMux;
-use spawnmux::{ChildId, Command, Event, Events, Stdio, Stream};
+use spawnmux::{Command, Event, Events, Stdio};
 use tokio::runtime::Runtime;
 
+use super::spawnmux::Counter;
 use super::{check_echo, ping, Peer};
-use crate::common::{Job, Tally, ERR, OUT};
+use crate::common::{Job, Tally};
 
 pub struct SpawnmuxTokioPeer {
     rt: Runtime,
@@ -37,20 +36,6 @@ impl SpawnmuxTokioPeer {
     }
 }
 
-/// Counts one batch into `tallies` (`slot`: a child's job index).
-fn count(events: &Events, tallies: &mut [Tally], slot: &mut impl FnMut(ChildId) -> usize) {
-    for event in events {
-        match event {
-            Event::Output(o) => {
-                let s = if o.stream == Stream::Stdout { OUT } else { ERR };
-                tallies[slot(o.child)].piece(s, o.bytes.len() + usize::from(o.newline), o.newline);
-            }
-            Event::Exited { child, exit, .. } => tallies[slot(child)].exit_ok = exit.success(),
-            _ => {}
-        }
-    }
-}
-
 impl Peer for SpawnmuxTokioPeer {
     fn run_all(
         &mut self,
@@ -58,35 +43,23 @@ impl Peer for SpawnmuxTokioPeer {
         jobs: &[Job],
         spawned: &mut dyn FnMut(),
     ) -> io::Result<Vec<Tally>> {
-        let mut index: HashMap<ChildId, usize> = HashMap::with_capacity(jobs.len());
-        for (i, job) in jobs.iter().enumerate() {
-            let mut cmd = Command::new(exe);
-            cmd.args(&job.args);
-            if let Some(fd) = &job.stdin {
-                cmd.stdin(Stdio::File(File::from(fd.try_clone()?)));
-            }
-            index.insert(self.mux.spawn(&cmd)?, i);
-        }
+        let mut counter = self.mux.with_mux(|mux| {
+            Counter::spawn(mux, jobs, |args| {
+                let mut cmd = Command::new(exe);
+                cmd.args(args);
+                cmd
+            })
+        })?;
         spawned();
-        let mut tallies = vec![Tally::default(); jobs.len()];
-        let mut last: Option<(ChildId, usize)> = None;
-        let mut slot = |child: ChildId| match last {
-            Some((id, i)) if id == child => i,
-            _ => {
-                let i = index[&child];
-                last = Some((child, i));
-                i
-            }
-        };
         let (mux, events) = (&mut self.mux, &mut self.events);
         self.rt.block_on(async {
             while !mux.is_empty() {
                 mux.wait(events).await?;
-                count(events, &mut tallies, &mut slot);
+                counter.count(events);
             }
             io::Result::Ok(())
         })?;
-        Ok(tallies)
+        Ok(counter.tallies)
     }
 
     fn echo(&mut self, exe: &Path, rounds: usize) -> io::Result<Vec<Duration>> {
