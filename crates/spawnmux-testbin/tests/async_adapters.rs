@@ -111,18 +111,20 @@ macro_rules! adapter_tests {
             }
 
             /// Each turn races `wait` against a future that is ready at once or at its second
-            /// poll, so most `wait` futures are dropped unfinished (thousands while the slow
-            /// child runs): nothing may be lost or repeated.
+            /// poll, so most `wait` futures are dropped unfinished: nothing may be lost or
+            /// repeated. The slow child runs until 1000 futures have been dropped (then it is
+            /// terminated), so the count does not depend on how fast the machine is.
             #[test]
             fn dropping_wait_futures_loses_and_duplicates_nothing() {
                 $run(async {
                     let mut mux = AsyncMux::new().expect("mux");
-                    let slow = spawn(&mut mux, &["stamps", "200", "2"]);
+                    let slow = spawn(&mut mux, &["stamps", "1000000", "2"]);
                     let fast = spawn(&mut mux, &["lines", "5000", "both"]);
                     let mut events = Events::new();
                     let mut all = Vec::new();
                     let mut dropped = 0u64;
                     let mut turn = 0u64;
+                    let (mut fast_done, mut stopped) = (false, false);
                     while !mux.with_mux(|m| m.is_empty()) {
                         turn += 1;
                         // Odd turns lose against a future that is already ready (the `wait`
@@ -140,19 +142,29 @@ macro_rules! adapter_tests {
                         )
                         .await;
                         match waited {
-                            Some(_) => all.extend(events.iter().map(Ev::from)),
+                            Some(_) => {
+                                let before = all.len();
+                                all.extend(events.iter().map(Ev::from));
+                                fast_done |= all[before..]
+                                    .iter()
+                                    .any(|e| matches!(e, Ev::Exited(id, _) if *id == fast));
+                            }
                             None => dropped += 1,
+                        }
+                        if dropped >= 1000 && fast_done && !stopped {
+                            mux.with_mux(|m| m.terminate(slow)).expect("terminate");
+                            stopped = true;
                         }
                     }
                     assert!(dropped >= 1000, "only {dropped} wait futures dropped");
                     assert_complete(&all, fast, 5000);
                     let stamps = lines_of(&all, slow, Stream::Stdout);
-                    assert_eq!(stamps.len(), 200);
+                    assert!(!stamps.is_empty());
                     for (i, line) in stamps.iter().enumerate() {
                         let prefix = format!("stamp {i} ");
                         assert!(line.starts_with(prefix.as_bytes()), "line {i}: {line:?}");
                     }
-                    assert_eq!(exit_of(&all, slow), Exit::Code(0));
+                    assert!(!exit_of(&all, slow).success(), "terminated");
                 });
             }
 
