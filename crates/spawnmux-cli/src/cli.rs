@@ -158,11 +158,14 @@ pub(crate) struct RunArgs {
     pub(crate) raw: bool,
     /// Read lines typed into spawnmux's terminal: `NAME: text` goes to helper NAME's stdin,
     /// any other line to the input helper's (this NAME, the helper with `input = true`, or the
-    /// only helper). Every helper's stdin is then a pipe from spawnmux.
+    /// only helper). Every helper's stdin is then a pipe from spawnmux (a `tty` helper's: its
+    /// terminal, where Enter is typed as a carriage return).
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", require_equals = true)]
     pub(crate) handle_input: Option<String>,
-    /// Run each command after `--` on a pseudo-terminal of its own (as `tty = true`), so that
-    /// tools which check `isatty` colour, draw and take keys as in a terminal.
+    /// Run each command after `--` on a pseudo-terminal of its own (as `tty = true`; Windows:
+    /// ConPTY), so that tools which check `isatty` colour, draw and take keys as in a
+    /// terminal. Its size is spawnmux's terminal less the log's prefix (80x24 off a
+    /// terminal), and follows it when it is resized (Unix).
     #[arg(long)]
     pub(crate) tty: bool,
     /// Stop every helper as soon as one exits, whatever its exit code (honcho's and foreman's

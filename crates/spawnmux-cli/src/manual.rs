@@ -16,6 +16,7 @@ Examples:
   spawnmux run -- 'npx vite' 'npx tsc -w'       ad hoc: each argument a shell command
   spawnmux run -n web,api -- 'npm run dev' 'node s.js'
   spawnmux run --format json | jq .             one JSON record per line
+  spawnmux run --tty --handle-input -- 'npx vite'
   spawnmux run --watch src --on-change 'make' --restart-on-change web
 
 Configuration keys: docs/config.md. `spawnmux check` with the same arguments prints the\nplan without starting anything.";

@@ -262,8 +262,10 @@ impl Command {
     ///   (`setsid`) with the terminal as its controlling terminal, so its process group (the one
     ///   [`Mux::terminate`](crate::Mux::terminate) signals) is still a group of its own; the
     ///   spawn forks instead of using `posix_spawn`.
-    /// - Windows: a pseudo console (ConPTY), when built; until then spawning fails with
-    ///   [`io::ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported).
+    /// - Windows: a pseudo console (ConPTY, Windows 10 1809 or later; before that spawning
+    ///   fails with [`io::ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported)). Wine 8
+    ///   does not connect the child's standard handles to it (see ARCHITECTURE.md, "ConPTY
+    ///   under Wine").
     pub fn pty(&mut self, size: PtySize) -> &mut Command {
         self.pty = Some(Pty {
             size,
@@ -281,8 +283,7 @@ impl Command {
     /// [`pty`](Command::pty).
     ///
     /// # Platform specific behavior
-    /// Unix only for now: on Windows spawning fails with
-    /// [`io::ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported).
+    /// As for [`pty`](Command::pty); on Windows stderr is a pipe of the command's transport.
     pub fn pty_stdout(&mut self, size: PtySize) -> &mut Command {
         self.pty = Some(Pty {
             size,

@@ -120,7 +120,7 @@
 //! |---|---|---|---|---|---|
 //! | Linux | pipes + epoll | pidfd (SIGCHLD pipe before 5.3) | process group | group guard process (the whole group) | pty, own session |
 //! | macOS, BSD | pipes + kqueue | kqueue `EVFILT_PROC` | process group | — | pty, own session |
-//! | Windows | overlapped named pipes (default) or loopback socket pairs, IOCP | process handle (waitable) | job object | job object | — (not built yet) |
+//! | Windows | overlapped named pipes (default) or loopback socket pairs, IOCP | process handle (waitable) | job object | job object | ConPTY (Windows 10 1809+) |
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -125,24 +125,19 @@ fn helper(origin: &Origin, base: &Path, h: &HelperDraft) -> Result<HelperSpec, L
     Ok(spec)
 }
 
-/// `tty = true | "stdout" | false`, on a platform and build that can give a helper one.
+/// `tty = true | "stdout" | false`. Every platform spawnmux builds for has terminals (Unix:
+/// pseudo-terminals; Windows: ConPTY, where a Windows older than 10 1809 fails the helper's
+/// start, naming it).
 fn tty(origin: &Origin, t: &Field<toml::Value>, key: &str) -> Result<Tty, LoadError> {
-    let tty = match &t.value {
-        toml::Value::Boolean(true) => Tty::All,
-        toml::Value::Boolean(false) => Tty::Off,
-        toml::Value::String(s) if s == "stdout" => Tty::Stdout,
+    match &t.value {
+        toml::Value::Boolean(true) => Ok(Tty::All),
+        toml::Value::Boolean(false) => Ok(Tty::Off),
+        toml::Value::String(s) if s == "stdout" => Ok(Tty::Stdout),
         other => {
             let problem = format!("{key}: expected true, false or \"stdout\", got {other}");
-            return Err(origin.error(&t.at, problem));
+            Err(origin.error(&t.at, problem))
         }
-    };
-    if tty != Tty::Off && !crate::os::PTY {
-        let problem = format!(
-            "{key}: this spawnmux cannot give a helper a terminal on this platform (set tty = false)"
-        );
-        return Err(origin.error(&t.at, problem));
     }
-    Ok(tty)
 }
 
 /// `base/cwd`, which must be a directory.

@@ -3,9 +3,10 @@
 //!
 //! Signals and stops
 //! - `install(mux) -> Signals`: the stop signals (SIGINT, SIGTERM, SIGHUP; Windows: Ctrl+C,
-//!   Ctrl+Break, console close) and SIGCHLD reach the runner's loop, as `Mux` sources (Unix)
-//!   or a [`Wake::Interrupt`] wake-up (Windows). `Signals::drain(mux, source)` names the
-//!   signals a source stands for; `is_child_exit(sig)`.
+//!   Ctrl+Break, console close), SIGCHLD and SIGWINCH reach the runner's loop, as `Mux`
+//!   sources (Unix) or a [`Wake::Interrupt`] wake-up (Windows). `Signals::drain(mux, source)`
+//!   names the signals a source stands for; `is_child_exit(sig)`, `is_resize(sig)` (spawnmux's
+//!   terminal changed size; never on Windows, where a console sends no such signal).
 //! - `signal_name(sig)`; `SIGINT`, `SIGTERM`, `SIGKILL` (Windows: the POSIX numbers, used
 //!   only as names: a stop there is the library's `terminate`).
 //! - `send_stop(mux, child, signal)`: a helper's stop signal to its process group (Windows:
@@ -45,8 +46,9 @@
 //!   endpoint only if it is still the one this process made.
 //!
 //! Terminals (`tty`)
-//! - `PTY`: whether this platform and build can run a helper on a pseudo-terminal.
-//! - `window_size() -> Option<(rows, cols)>`: spawnmux's own terminal's, if stdout is one.
+//! - `window_size() -> Option<(rows, cols)>`: spawnmux's own terminal's, if stdout is one
+//!   (Windows: the console window's). Read at each `tty` helper's start, and on Unix again at
+//!   each `SIGWINCH` (`is_resize`) to resize the running ones.
 //!
 //! Input (`--handle-input`)
 //! - `input(mux) -> Input`: spawnmux's stdin reaches the loop: Unix, as a `Mux` source

@@ -18,15 +18,23 @@ pub(crate) const SIGINT: i32 = libc::SIGINT;
 pub(crate) const SIGTERM: i32 = libc::SIGTERM;
 pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 
-/// The runner's stop signals, and `SIGCHLD` (an exited child to reap).
-const HANDLED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD];
+/// The runner's stop signals, `SIGCHLD` (an exited child to reap) and `SIGWINCH` (spawnmux's
+/// terminal changed size: the `tty` helpers' terminals follow).
+const HANDLED: [i32; 5] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGCHLD,
+    libc::SIGWINCH,
+];
 
 /// Keeps the handlers installed; removes them when dropped.
 pub(crate) struct Signals {
     installed: Vec<(SourceId, i32, signal_hook::SigId)>,
 }
 
-/// Routes SIGINT, SIGTERM, SIGHUP and SIGCHLD into `mux` (each as a source of its own).
+/// Routes SIGINT, SIGTERM, SIGHUP, SIGCHLD and SIGWINCH into `mux` (each as a source of its
+/// own).
 pub(crate) fn install(mux: &mut Mux) -> io::Result<Signals> {
     let mut installed = Vec::new();
     for sig in HANDLED {
@@ -42,6 +50,11 @@ pub(crate) fn install(mux: &mut Mux) -> io::Result<Signals> {
 /// Whether `sig` (from [`Signals::drain`]) only says that a child exited.
 pub(crate) fn is_child_exit(sig: i32) -> bool {
     sig == libc::SIGCHLD
+}
+
+/// Whether `sig` (from [`Signals::drain`]) says that spawnmux's terminal changed size.
+pub(crate) fn is_resize(sig: i32) -> bool {
+    sig == libc::SIGWINCH
 }
 
 impl Signals {
@@ -324,10 +337,6 @@ pub(crate) fn open_log(path: &std::path::Path) -> io::Result<std::fs::File> {
         .mode(0o600)
         .open(path)
 }
-
-/// Whether a helper can run on a pseudo-terminal (`tty`): not until the library's pty API
-/// is merged into this branch (then: always on Unix).
-pub(crate) const PTY: bool = false;
 
 /// The size of spawnmux's terminal (rows, columns), if stdout is one.
 pub(crate) fn window_size() -> Option<(u16, u16)> {

@@ -35,13 +35,35 @@ impl Signals {
     }
 }
 
-/// Whether a helper can run on a pseudo-terminal (`tty`): not yet on Windows (ConPTY is
-/// another branch's work; until it lands, `tty` is a config error naming the helper).
-pub(crate) const PTY: bool = false;
-
-/// The size of spawnmux's console: not read yet on Windows (no `tty` there yet either).
+/// The size of spawnmux's console window (rows, columns), if stdout is a console.
+///
+/// # Platform specific behavior
+/// Read at each `tty` helper's start: a console sends no resize event that the loop could
+/// wait for (`WINDOW_BUFFER_SIZE_EVENT` arrives only through console *input*, which
+/// `--handle-input` reads as text), so a helper keeps the size it started with.
 pub(crate) fn window_size() -> Option<(u16, u16)> {
-    None
+    use std::io::IsTerminal;
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::System::Console::{
+        GetConsoleScreenBufferInfo, CONSOLE_SCREEN_BUFFER_INFO,
+    };
+    let out = io::stdout();
+    if !out.is_terminal() {
+        return None;
+    }
+    // SAFETY: all-zero is a valid CONSOLE_SCREEN_BUFFER_INFO (an out parameter); the handle
+    // is stdout's, open for the life of the process.
+    let info = unsafe {
+        let mut info: CONSOLE_SCREEN_BUFFER_INFO = std::mem::zeroed();
+        if GetConsoleScreenBufferInfo(out.as_raw_handle(), &mut info) == 0 {
+            return None;
+        }
+        info
+    };
+    let w = info.srWindow;
+    let rows = u16::try_from(i32::from(w.Bottom) - i32::from(w.Top) + 1).ok()?;
+    let cols = u16::try_from(i32::from(w.Right) - i32::from(w.Left) + 1).ok()?;
+    (rows > 0 && cols > 0).then_some((rows, cols))
 }
 
 /// spawnmux's own stdin (`--handle-input`), read by one thread.
@@ -106,6 +128,11 @@ impl Input {
 }
 
 pub(crate) fn is_child_exit(_sig: i32) -> bool {
+    false
+}
+
+/// A console has no resize signal (see [`window_size`]).
+pub(crate) fn is_resize(_sig: i32) -> bool {
     false
 }
 

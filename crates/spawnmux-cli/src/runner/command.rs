@@ -1,5 +1,6 @@
 //! The library [`Command`] for a helper.
 
+use std::io;
 use std::time::Duration;
 
 use spawnmux::{Command, PtySize};
@@ -49,6 +50,16 @@ pub(crate) fn command(spec: &HelperSpec, color: bool, input: bool, window: PtySi
     cmd
 }
 
+/// Why a helper did not start, as its `cannot start` record says: the library's error (it
+/// names the program), and for a `tty` helper on a system without terminals (`Unsupported`:
+/// Windows before 10 1809) what to change.
+pub(crate) fn start_error(spec: &HelperSpec, e: &io::Error) -> String {
+    if spec.tty != Tty::Off && e.kind() == io::ErrorKind::Unsupported {
+        return format!("{e} (`tty` needs a terminal this system cannot give: set tty = false)");
+    }
+    e.to_string()
+}
+
 /// A `tty` helper's window: spawnmux's terminal (`terminal`: rows, columns) less the log's
 /// prefix (`prefix` columns), at least 20 columns; without a terminal, 80x24.
 pub(crate) fn window(terminal: Option<(u16, u16)>, prefix: usize) -> PtySize {
@@ -62,6 +73,19 @@ pub(crate) fn window(terminal: Option<(u16, u16)>, prefix: usize) -> PtySize {
         }
         None => PtySize::default(),
     }
+}
+
+/// The children on a terminal of their own: each `tty` helper's current one (`current`: a
+/// child per helper, in the order of `specs`).
+pub(crate) fn on_terminals<'a, Id: Copy>(
+    specs: impl Iterator<Item = &'a HelperSpec>,
+    current: &[Option<Id>],
+) -> Vec<Id> {
+    specs
+        .zip(current)
+        .filter(|(spec, _)| spec.tty != Tty::Off)
+        .filter_map(|(_, id)| *id)
+        .collect()
 }
 
 /// What tells a helper to colour its output although its stdout is a pipe, when spawnmux's
@@ -88,6 +112,38 @@ fn color_env(
 #[cfg(test)]
 mod window_tests {
     use super::*;
+
+    #[test]
+    fn a_tty_helper_that_cannot_have_a_terminal_is_told_what_to_change() {
+        let mut spec = HelperSpec::new("web", Program::Shell("x".into()));
+        let e = io::Error::new(io::ErrorKind::Unsupported, "spawning `cmd`: no ConPTY");
+        assert_eq!(start_error(&spec, &e), "spawning `cmd`: no ConPTY");
+        spec.tty = Tty::All;
+        assert_eq!(
+            start_error(&spec, &e),
+            "spawning `cmd`: no ConPTY (`tty` needs a terminal this system cannot give: set \
+             tty = false)"
+        );
+        let other = io::Error::new(io::ErrorKind::NotFound, "spawning `x`: not found");
+        assert_eq!(start_error(&spec, &other), "spawning `x`: not found");
+    }
+
+    #[test]
+    fn a_resize_reaches_the_running_tty_helpers_only() {
+        let spec = |name: &str, tty| {
+            let mut s = HelperSpec::new(name, Program::Shell("x".into()));
+            s.tty = tty;
+            s
+        };
+        let specs = [
+            spec("all", Tty::All),
+            spec("pipes", Tty::Off),
+            spec("out", Tty::Stdout),
+            spec("stopped", Tty::All),
+        ];
+        let current = [Some(1), Some(2), Some(3), None];
+        assert_eq!(on_terminals(specs.iter(), &current), vec![1, 3]);
+    }
 
     #[test]
     fn a_tty_helper_gets_the_terminal_less_the_prefix_or_80x24() {

@@ -6,7 +6,7 @@ use std::io;
 use super::Runner;
 use crate::os;
 use crate::record::Record;
-use crate::supervisor::input::{route, Route};
+use crate::supervisor::input::{line_bytes, route, Route};
 
 impl Runner {
     /// Starts reading spawnmux's stdin if a helper takes input; a failure is a warning.
@@ -75,12 +75,8 @@ impl Runner {
         let Some(id) = self.current[helper] else {
             return self.input_note(format!("{name} is not running: line not sent"), true);
         };
-        let mut bytes = text.as_bytes().to_vec();
-        // On a terminal, Enter is a carriage return (the terminal's ICRNL makes it `\n` for a
-        // program in line mode; one in raw mode, like vite's key handler, sees what a real
-        // terminal sends).
         let tty = self.sup.spec(helper).tty != crate::spec::Tty::Off;
-        bytes.push(if tty { b'\r' } else { b'\n' });
+        let bytes = line_bytes(text, tty);
         if let Err(e) = self.mux.write_stdin(id, &bytes) {
             return self.input_note(format!("line not sent to {name}: {e}"), true);
         }

@@ -232,10 +232,13 @@ impl Runner {
                     other => self.on_event(other)?,
                 }
             }
+            if signals.iter().any(|&sig| os::is_resize(sig)) {
+                self.on_resize();
+            }
             for sig in signals {
                 if os::is_child_exit(sig) {
                     self.reap_pending = true;
-                } else {
+                } else if !os::is_resize(sig) {
                     self.sup.signal(sig, os::signal_name(sig), Instant::now());
                     self.apply()?;
                 }
@@ -335,8 +338,20 @@ impl Runner {
             }
             Err(e) => {
                 self.current[i] = None;
-                self.sup.spawned(i, Err(e.to_string()), now);
+                let why = command::start_error(self.sup.spec(i), &e);
+                self.sup.spawned(i, Err(why), now);
             }
+        }
+    }
+
+    /// spawnmux's terminal changed size (`SIGWINCH`): every running `tty` helper's terminal
+    /// takes the new size less the log's prefix (a helper started later gets it at its spawn).
+    fn on_resize(&mut self) {
+        let size = command::window(os::window_size(), self.log.prefix_width());
+        let specs = (0..self.current.len()).map(|i| self.sup.spec(i));
+        for id in command::on_terminals(specs, &self.current) {
+            // An error can only mean that the child is gone (the `Mux` let go of it since).
+            let _ = self.mux.resize(id, size);
         }
     }
 

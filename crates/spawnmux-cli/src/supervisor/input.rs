@@ -38,6 +38,17 @@ pub(crate) fn route<'a>(line: &'a str, names: &[String], target: Option<usize>) 
     }
 }
 
+/// The bytes written to a helper's stdin for `text`: the line and its end, which is what
+/// Enter sends. On a terminal (`tty`) that is a carriage return (the terminal's `ICRNL` makes
+/// it `\n` for a program reading lines; one in raw mode, like vite's key handler, sees what a
+/// real terminal sends); on a pipe, `\n`.
+pub(crate) fn line_bytes(text: &str, tty: bool) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(if tty { b'\r' } else { b'\n' });
+    bytes
+}
+
 /// Bytes of spawnmux's stdin cut into lines (`\n` or `\r\n`); a line not ended yet waits.
 #[derive(Debug, Default)]
 pub(crate) struct Lines {
@@ -151,6 +162,13 @@ mod tests {
         assert_eq!(route("wbe: r", &n, Some(0)), Route::UnknownName("wbe"));
         assert_eq!(route("note: x", &n, None), Route::UnknownName("note"));
         assert_eq!(route("r", &n, None), Route::NoTarget);
+    }
+
+    #[test]
+    fn enter_is_a_carriage_return_on_a_terminal_and_a_newline_on_a_pipe() {
+        assert_eq!(line_bytes("r", true), b"r\r");
+        assert_eq!(line_bytes("r", false), b"r\n");
+        assert_eq!(line_bytes("", true), b"\r");
     }
 
     #[test]
