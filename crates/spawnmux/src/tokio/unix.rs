@@ -48,22 +48,27 @@ impl Inner {
         f(self.fd.get_mut())
     }
 
-    /// Zero-timeout `Mux::wait`s (which never block), between awaits of the fd's readiness or
-    /// the `Mux`'s next deadline. Events only enter `events` in a `wait` that is immediately
-    /// returned, so a drop at any await point loses nothing.
+    /// Zero-timeout `Mux::wait`s (which never block), after the fd's readiness or the `Mux`'s
+    /// next deadline. Events only enter `events` in a `wait` that is immediately returned, so
+    /// a drop at any await point loses nothing.
     ///
     /// tokio's readiness is edge-triggered and cached: it is cleared (`try_io` on
     /// `WouldBlock`) only after a zero-timeout `wait` found nothing, and tokio keeps it if new
-    /// readiness came meanwhile; clearing it earlier could miss a wake-up and hang.
+    /// readiness came meanwhile; clearing it earlier could miss a wake-up and hang. Work that
+    /// no fd announces (a backlog left by a byte budget, a due timer) is in `next_deadline`,
+    /// so a `wait` is only made when one of the two says there is something: one zero `wait`
+    /// per batch, plus one that finds nothing and clears the readiness before the task sleeps
+    /// (a first version made two more per batch, and line-buffered children paid 35 % more
+    /// CPU through the adapter than through the native `Mux`).
     pub(super) async fn wait(&mut self, events: &mut Events) -> io::Result<usize> {
         loop {
-            let n = self.fd.get_mut().wait(events, Some(Duration::ZERO))?;
-            if n > 0 {
-                return Ok(n);
-            }
             let deadline = self.fd.get_ref().next_deadline();
             if deadline.is_some_and(|at| at <= Instant::now()) {
-                // Work left over (a byte budget ran out): let other tasks run first.
+                let n = self.fd.get_mut().wait(events, Some(Duration::ZERO))?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                // Work left over that gave no event yet: let other tasks run first.
                 ::tokio::task::yield_now().await;
                 continue;
             }
