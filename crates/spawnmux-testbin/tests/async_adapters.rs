@@ -30,6 +30,16 @@ fn smol<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
     smol::block_on(f);
 }
 
+/// Runs `work`, failing the test if it takes 30 s (a lost wake-up would hang it instead).
+/// `smol::Timer` runs on async-io's own reactor, so it works under tokio too.
+async fn within_30s(work: impl std::future::Future<Output = ()>) {
+    let timeout = async {
+        smol::Timer::after(std::time::Duration::from_secs(30)).await;
+        panic!("no progress in 30 s: a wake-up was lost");
+    };
+    future::or(work, timeout).await;
+}
+
 /// The lines `lines N both` writes to `which`.
 fn expected(n: usize, which: Stream) -> Vec<Vec<u8>> {
     let tag = if which == Stream::Stdout {
@@ -165,6 +175,69 @@ macro_rules! adapter_tests {
                         assert!(line.starts_with(prefix.as_bytes()), "line {i}: {line:?}");
                     }
                     assert!(!exit_of(&all, slow).success(), "terminated");
+                });
+            }
+
+            /// A terminal hands out at most its line discipline's buffer (~4 KiB) per read
+            /// however much waits: all of a ~20 KB burst must arrive while the child idles
+            /// (nothing new is written that would announce the rest).
+            #[cfg(unix)]
+            #[test]
+            fn a_pty_child_burst_arrives_whole_while_it_idles() {
+                $run(async {
+                    let mut mux = AsyncMux::new().expect("mux");
+                    let mut cmd = child(&["lines", "2000", "out", "sleep", "60000"]);
+                    cmd.pty(spawnmux::PtySize::default());
+                    let id = mux.with_mux(|m| m.spawn(&cmd)).expect("spawn");
+                    let mut events = Events::new();
+                    let mut all = Vec::new();
+                    within_30s(async {
+                        while lines_of(&all, id, Stream::Stdout).len() < 2000 {
+                            mux.wait(&mut events).await.expect("wait");
+                            all.extend(events.iter().map(Ev::from));
+                        }
+                    })
+                    .await;
+                    mux.with_mux(|m| m.terminate(id)).expect("terminate");
+                    all.extend(run_to_end(&mut mux).await);
+                    assert_eq!(lines_of(&all, id, Stream::Stdout), expected(2000, Stream::Stdout));
+                });
+            }
+
+            /// A source of the caller's that stays readable because the caller reads one byte
+            /// per `Ready` is reported again and again, with nothing new arriving on it.
+            #[cfg(unix)]
+            #[test]
+            fn a_source_left_readable_is_reported_until_drained() {
+                use std::io::{Read, Write};
+                use std::os::unix::net::UnixStream;
+                $run(async {
+                    let mut mux = AsyncMux::new().expect("mux");
+                    let (a, mut b) = UnixStream::pair().expect("pair");
+                    a.set_nonblocking(true).expect("nonblocking");
+                    let src = mux
+                        .with_mux(|m| m.add_source(a, spawnmux::Interest::Readable))
+                        .expect("add");
+                    b.write_all(b"0123456789").expect("write");
+                    let mut events = Events::new();
+                    let mut got = Vec::new();
+                    within_30s(async {
+                    while got.len() < 10 {
+                        mux.wait(&mut events).await.expect("wait");
+                        let ready = events
+                            .iter()
+                            .any(|e| matches!(Ev::from(e), Ev::Ready(s, true, _) if s == src));
+                        if ready {
+                            let mut one = [0u8; 1];
+                            let n = mux
+                                .with_mux(|m| m.source_mut::<UnixStream>(src).expect("src").read(&mut one))
+                                .expect("read");
+                            got.extend_from_slice(&one[..n]);
+                        }
+                    }
+                    })
+                    .await;
+                    assert_eq!(got, b"0123456789");
                 });
             }
 

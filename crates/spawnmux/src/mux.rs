@@ -298,6 +298,24 @@ impl Mux {
         self.flush_timers.peek().map(|Reverse((at, _))| *at)
     }
 
+    /// `true` if all readiness the poller still holds after this `wait` will be announced by
+    /// a new event, so an outer loop whose registration of the `Mux`'s fd is edge-triggered
+    /// (tokio) may forget the readiness it had: no user source (their level-triggered
+    /// readiness may persist untouched, as the user decides how much to read), nothing due
+    /// now (`next_deadline`), and a poller whose new events always wake a poll of its own fd
+    /// (`sys::OUTER_WAKE_ON_EVERY_EVENT`). Every stream was read until it was empty or put in
+    /// the backlog (which is "due now").
+    // Used by the tokio adapter's Unix side only.
+    #[cfg_attr(
+        not(all(unix, feature = "tokio", not(spawnmux_force_bridge))),
+        allow(dead_code)
+    )]
+    pub(crate) fn announces_all(&self) -> bool {
+        sys::OUTER_WAKE_ON_EVERY_EVENT
+            && self.sources.is_empty()
+            && self.next_deadline().is_none_or(|at| at > Instant::now())
+    }
+
     /// The poller, for the platform layer (the fd an outer loop polls).
     #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn poller(&self) -> &Poller {

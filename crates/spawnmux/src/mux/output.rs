@@ -169,8 +169,9 @@ impl OutStream {
                 // Full reads, again and again, grow the pipe (Linux).
                 self.reader.after_read(asked, n);
             }
-            // A short read usually means the pipe is empty; at exit, make sure.
-            if !at_exit && n < asked {
+            // A short read of a pipe means it is empty (a terminal's may not: read on until
+            // `WouldBlock`); at exit, make sure.
+            if !at_exit && n < asked && self.reader.short_read_means_empty() {
                 served = Served::Empty;
                 break;
             }

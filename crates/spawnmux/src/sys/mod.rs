@@ -25,6 +25,9 @@
 //! - `signal_name(i32) -> Option<&'static str>`: the name of a signal number, for
 //!   `Exit`'s `Display` (Unix: the table in `unix/signal.rs`, public in `os::unix` with
 //!   `signal_number`; Windows: none).
+//! - `OUTER_WAKE_ON_EVERY_EVENT`: whether each new event wakes a poll of the poller's own fd
+//!   even while earlier readiness is queued (Linux epoll: yes), which lets an edge-triggered
+//!   outer loop forget its readiness after a `wait` that left nothing due (`Mux::announces_all`).
 //! - `Waiter` (`wait.rs`, shared): one poll of the poller, `Poller::wait` or a faster way the
 //!   backend knows (Linux: `epoll_wait` on the poller's fd when no timer is needed).
 //!

@@ -38,6 +38,13 @@ pub(crate) struct CommandOptions {}
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedFd<'a>;
 
+/// `true` if every new event of the poller wakes a poll of the poller's own fd, even while
+/// earlier readiness is still queued in it. Linux: epoll's callback wakes its `poll` waiters
+/// for every event, queued or not (`ep_poll_callback`). Elsewhere (kqueue) not established:
+/// `false`, so adapters keep the readiness until a poll finds nothing.
+pub(crate) const OUTER_WAKE_ON_EVERY_EVENT: bool =
+    cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Something you own that the [`Mux`](crate::Mux) can poll: on Unix anything
 /// [`AsFd`](std::os::fd::AsFd) (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows
 /// anything `AsSocket`.

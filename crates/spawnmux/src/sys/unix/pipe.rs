@@ -56,6 +56,14 @@ impl Reader {
         Ok(reader)
     }
 
+    /// `true` if a read that got less than it asked for found the stream empty: so for a
+    /// pipe (a read takes everything there is, up to the size asked), not for a terminal (one
+    /// read returns at most one line discipline buffer, ~4 KiB on Linux, however much waits).
+    #[inline]
+    pub(crate) fn short_read_means_empty(&self) -> bool {
+        !self.pty
+    }
+
     /// Bytes one read should ask for: as much as the pipe holds.
     #[inline]
     pub(crate) fn read_size(&self) -> usize {

@@ -93,6 +93,13 @@ impl Reader {
         }
     }
 
+    /// `true`: a short read took what had arrived (an overlapped read completes with what is
+    /// there; the next one is issued at once and reports more by its event).
+    #[inline]
+    pub(crate) fn short_read_means_empty(&self) -> bool {
+        true
+    }
+
     /// Bytes one read should ask for: the pipe's buffer (and the socket's read chunk).
     #[inline]
     pub(crate) fn read_size(&self) -> usize {
@@ -163,6 +170,9 @@ impl Writer {
 
 /// The borrowed OS handle of a user's source.
 pub(crate) type Handle<'a> = BorrowedSocket<'a>;
+
+/// An IOCP has no fd an outer loop polls (the adapters use a thread, `bridge.rs`).
+pub(crate) const OUTER_WAKE_ON_EVERY_EVENT: bool = false;
 
 /// Something you own that the [`Mux`](crate::Mux) can poll: on Unix anything
 /// [`AsFd`](std::os::fd::AsFd) (a `TcpStream`, `UnixStream`, `UdpSocket`, a pipe), on Windows
