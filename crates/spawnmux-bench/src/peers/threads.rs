@@ -147,7 +147,9 @@ fn raw_loop(exe: &Path, job: &Job, grow: bool) -> io::Result<Tally> {
     Ok(tally)
 }
 
-/// The size `raw_read_grown` asks for: 1 MiB, or less if `pipe-max-size` says so.
+/// The size `raw_read_grown` asks for: 1 MiB, or less if `pipe-max-size` says so (Linux: the
+/// other kernels size pipes themselves).
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub const GROWN: usize = 1 << 20;
 
 /// Grows the pipe to [`GROWN`] (or `pipe-max-size`); returns its new size.
