@@ -31,7 +31,9 @@ fn smol<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
 }
 
 /// Runs `work`, failing the test if it takes 30 s (a lost wake-up would hang it instead).
-/// `smol::Timer` runs on async-io's own reactor, so it works under tokio too.
+/// `smol::Timer` runs on async-io's own reactor, so it works under tokio too. (Its tests are
+/// Unix-only: terminals and `UnixStream` sources.)
+#[cfg(unix)]
 async fn within_30s(work: impl std::future::Future<Output = ()>) {
     let timeout = async {
         smol::Timer::after(std::time::Duration::from_secs(30)).await;
