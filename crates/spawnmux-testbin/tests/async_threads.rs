@@ -28,34 +28,27 @@ fn tokio_and_async_io_adapters_start_no_thread() {
         .build()
         .expect("runtime");
     let base = threads();
-    let peak = rt.block_on(async {
-        let mut mux = spawnmux::tokio::AsyncMux::new().expect("mux");
-        for _ in 0..20 {
-            mux.spawn(&util::child(&["lines", "200", "both", "sleep", "100"]))
-                .expect("spawn");
-        }
-        let mut events = Events::new();
-        let mut peak = threads();
-        while !mux.is_empty() {
-            mux.wait(&mut events).await.expect("wait");
-            peak = peak.max(threads());
-        }
-        peak
-    });
-    let smol_peak = smol::block_on(async {
-        let mut mux = spawnmux::async_io::AsyncMux::new().expect("mux");
-        for _ in 0..20 {
-            mux.spawn(&util::child(&["lines", "200", "both", "sleep", "100"]))
-                .expect("spawn");
-        }
-        let mut events = Events::new();
-        let mut peak = threads();
-        while !mux.is_empty() {
-            mux.wait(&mut events).await.expect("wait");
-            peak = peak.max(threads());
-        }
-        peak
-    });
+    // The same run through either adapter (they are two types with the same methods).
+    macro_rules! peak_threads {
+        ($adapter:ty) => {
+            async {
+                let mut mux = <$adapter>::new().expect("mux");
+                for _ in 0..20 {
+                    mux.spawn(&util::child(&["lines", "200", "both", "sleep", "100"]))
+                        .expect("spawn");
+                }
+                let mut events = Events::new();
+                let mut peak = threads();
+                while !mux.is_empty() {
+                    mux.wait(&mut events).await.expect("wait");
+                    peak = peak.max(threads());
+                }
+                peak
+            }
+        };
+    }
+    let peak = rt.block_on(peak_threads!(spawnmux::tokio::AsyncMux));
+    let smol_peak = smol::block_on(peak_threads!(spawnmux::async_io::AsyncMux));
     assert_eq!(peak, base, "tokio: threads went from {base} to {peak}");
     assert_eq!(
         smol_peak, base,

@@ -92,12 +92,8 @@ pub(crate) fn deregister_source(poller: &Poller, fd: Handle<'_>) {
     deregister(poller, fd)
 }
 
-/// The `Mux`'s poller fd (epoll, kqueue or event port), readable whenever
-/// [`Mux::wait`](crate::Mux::wait) has readiness to handle: what lets an outer event loop
-/// (tokio, async-io, mio) drive a `Mux`. The crate documentation states the contract.
-///
-/// # Portability
-/// Every Unix whose poller is an fd: Linux, Android, macOS, iOS, the BSDs, illumos, Solaris.
+/// Every Unix whose poller is an fd: Linux, Android, macOS, iOS, the BSDs, illumos, Solaris
+/// (one `cfg` for both impls).
 #[cfg(any(
     target_os = "linux",
     target_os = "android",
@@ -105,22 +101,25 @@ pub(crate) fn deregister_source(poller: &Poller, fd: Handle<'_>) {
     target_os = "solaris",
     spawnmux_bsd
 ))]
-impl AsFd for crate::Mux {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.poller().as_fd()
-    }
-}
+mod poller_fd {
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-/// The raw form of [`AsFd for Mux`](crate::Mux#impl-AsFd-for-Mux).
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "illumos",
-    target_os = "solaris",
-    spawnmux_bsd
-))]
-impl AsRawFd for crate::Mux {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.poller().as_raw_fd()
+    /// The `Mux`'s poller fd (epoll, kqueue or event port), readable whenever
+    /// [`Mux::wait`](crate::Mux::wait) has readiness to handle: what lets an outer event loop
+    /// (tokio, async-io, mio) drive a `Mux`. The crate documentation states the contract.
+    ///
+    /// # Portability
+    /// Every Unix whose poller is an fd: Linux, Android, macOS, iOS, the BSDs, illumos, Solaris.
+    impl AsFd for crate::Mux {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.poller().as_fd()
+        }
+    }
+
+    /// The raw form of [`AsFd for Mux`](crate::Mux#impl-AsFd-for-Mux).
+    impl AsRawFd for crate::Mux {
+        fn as_raw_fd(&self) -> RawFd {
+            self.poller().as_raw_fd()
+        }
     }
 }
