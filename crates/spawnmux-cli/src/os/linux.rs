@@ -173,9 +173,16 @@ mod tests {
     #[test]
     fn a_zombie_is_not_a_group_member() {
         use std::os::unix::process::CommandExt as _;
-        // This test process's own group has at least this live process.
-        let me = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        assert!(group_members(me) >= 1);
+        // A live group leader is counted. (Not this test process's own group: in a PID
+        // namespace whose group leader is outside, as in a container, it reads as 0.)
+        let mut live = std::process::Command::new("sleep")
+            .arg("600")
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep");
+        assert_eq!(group_members(live.id()), 1);
+        live.kill().expect("kill sleep");
+        live.wait().expect("reap sleep");
         assert_eq!(group_members(0), 0);
         // A child that has exited and not been reaped is a zombie: not counted.
         let mut child = std::process::Command::new("true")
