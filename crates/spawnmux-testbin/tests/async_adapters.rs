@@ -289,3 +289,42 @@ adapter_tests!(
 );
 adapter_tests!(tokio_multi_thread, spawnmux::tokio::AsyncMux, tokio_multi);
 adapter_tests!(smol_async_io, spawnmux::async_io::AsyncMux, smol);
+
+/// A `Mux` whose children flood it has events at every `wait`: the adapter then answers
+/// without asking the reactor, and must still let the other tasks of its thread run (tokio's
+/// cooperative budget, 128 operations per turn), not only when the flood ends.
+#[test]
+fn a_flooded_tokio_async_mux_lets_the_other_tasks_of_its_thread_run() {
+    tokio_current(async {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let mut mux = spawnmux::tokio::AsyncMux::new().expect("mux");
+        let id = mux
+            .with_mux(|m| m.spawn(&child(&["lines", "3000000", "both"])))
+            .expect("spawn");
+        let mut events = Events::new();
+        let mut all = Vec::new();
+        let (mut batches, mut spawned_at, mut ran_after) = (0u64, None, None);
+        let ran = Arc::new(AtomicBool::new(false));
+        while !mux.with_mux(|m| m.is_empty()) {
+            mux.wait(&mut events).await.expect("wait");
+            all.extend(events.iter().map(Ev::from));
+            batches += 1;
+            // Once the flood is under way, another task becomes ready.
+            if batches == 20 {
+                let ran = ran.clone();
+                tokio::spawn(async move { ran.store(true, Ordering::SeqCst) });
+                spawned_at = Some(batches);
+            }
+            if ran_after.is_none() && ran.load(Ordering::SeqCst) {
+                ran_after = spawned_at.map(|at| batches - at);
+            }
+        }
+        assert_complete(&all, id, 3_000_000);
+        let ran_after = ran_after.expect("the other task never ran while the Mux had events");
+        assert!(
+            ran_after <= 200,
+            "the other task waited {ran_after} batches"
+        );
+    });
+}

@@ -69,7 +69,9 @@
 //!   `mux.wait(&mut events, Some(Duration::ZERO))` — which never blocks — whenever it is
 //!   readable or [`Mux::next_deadline`] has passed. With an edge-triggered loop, call again
 //!   until a zero-timeout `wait` returns 0 events and `next_deadline` is not due, before waiting
-//!   for the next edge. With `mio`:
+//!   for the next edge. (On Linux, while the fd is registered in another epoll, every write of
+//!   every child also wakes that epoll: a loop that keeps finding events may deregister the fd
+//!   until a zero `wait` finds none, as the tokio adapter does.) With `mio`:
 //!
 //! ```
 //! # #[cfg(unix)]

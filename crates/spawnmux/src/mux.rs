@@ -207,19 +207,24 @@ impl Mux {
     pub fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
         events.clear();
         self.batch += 1;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // No clock read when there is nothing to time: neither for the common `wait(None)` nor
+        // for the outer loops' `wait(Some(ZERO))`, which makes exactly one round.
+        let once = timeout == Some(Duration::ZERO);
+        let deadline = match timeout {
+            Some(t) if !once => Instant::now().checked_add(t),
+            _ => None,
+        };
         loop {
             self.round += 1;
             self.check_pending_exits();
-            let mut poll_until = deadline;
-            if let Some(Reverse((t, _))) = self.flush_timers.peek() {
-                poll_until = Some(poll_until.map_or(*t, |d| d.min(*t)));
-            }
-            let poll_timeout = if events.is_empty() && self.backlog.is_empty() {
-                // No clock read when there is nothing to time (the common `wait(None)`).
-                poll_until.map(|t| t.saturating_duration_since(Instant::now()))
-            } else {
+            let poll_timeout = if once || !events.is_empty() || !self.backlog.is_empty() {
                 Some(Duration::ZERO)
+            } else {
+                let mut poll_until = deadline;
+                if let Some(Reverse((t, _))) = self.flush_timers.peek() {
+                    poll_until = Some(poll_until.map_or(*t, |d| d.min(*t)));
+                }
+                poll_until.map(|t| t.saturating_duration_since(Instant::now()))
             };
             let mut ready = std::mem::take(&mut self.scratch);
             ready.clear();
@@ -234,7 +239,7 @@ impl Mux {
             self.serve_backlog(events);
             self.wakes.take(events);
             self.flush_due(events);
-            if !events.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
+            if once || !events.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(events.len());
             }
         }

@@ -23,7 +23,10 @@
 //! On Unix the `Mux`'s poller fd is registered with tokio's reactor
 //! ([`AsyncFd`](::tokio::io::unix::AsyncFd)); [`AsyncMux::wait`] awaits its readiness or
 //! [`Mux::next_deadline`](crate::Mux::next_deadline) (with `tokio::time`), then calls `Mux::wait` with a zero timeout on
-//! the task's own thread. No thread is started, nothing is copied.
+//! the task's own thread. No thread is started, nothing is copied. While every `wait` finds
+//! events, the fd leaves the reactor (a nested epoll costs every write of every child a second
+//! wake-up in the kernel) and `wait` answers from zero-timeout waits, spending tokio's
+//! cooperative budget so that the thread's other tasks still run.
 //!
 //! On Windows an IOCP cannot be registered with another runtime's, so one thread per
 //! `AsyncMux` does the blocking poll and hands the readiness over (see [`AsyncMux`]'s
