@@ -1052,6 +1052,9 @@ fn sigkilled_parent_leaves_no_process_group_behind() {
         // First a child that comes and goes, and a spawn that fails after its fork (exec of a
         // missing program): the guard must forget both groups.
         mux.spawn(&child(&["exit", "0"])).expect("spawn");
+        // The first spawn started the guard: its pid is known at once.
+        let guard = spawnmux::os::unix::group_guard_pid().expect("the guard's pid");
+        println!("guard {guard}");
         run_to_end(&mut mux);
         assert!(mux
             .spawn(&spawnmux::Command::new("spawnmux-no-such-program-xyz"))
@@ -1102,12 +1105,15 @@ fn sigkilled_parent_leaves_no_process_group_behind() {
         .expect("start the parent");
     let mut groups = Vec::new();
     let mut grandchildren = Vec::new();
+    let mut guard = None;
     for line in BufReader::new(parent.stdout.take().expect("stdout")).lines() {
         let line = line.expect("read");
         let Some(line) = scenario_line(&line) else {
             continue;
         };
-        if let Some(rest) = line.strip_prefix("group ") {
+        if let Some(pid) = line.strip_prefix("guard ") {
+            guard = Some(pid.parse::<u32>().expect("guard pid"));
+        } else if let Some(rest) = line.strip_prefix("group ") {
             let (g, gc) = rest.split_once(' ').expect("group line");
             groups.push(g.parse::<u32>().expect("pgid"));
             grandchildren.push(gc.parse::<u32>().expect("pid"));
@@ -1116,6 +1122,15 @@ fn sigkilled_parent_leaves_no_process_group_behind() {
         }
     }
     assert_eq!(groups.len(), CHILDREN, "the parent did not get ready");
+    // `group_guard_pid` names the guard: a process called `spawnmux-guard` (it names itself a
+    // moment after it starts), gone once the parent is.
+    let guard = guard.expect("the parent printed its guard's pid");
+    let comm = || std::fs::read_to_string(format!("/proc/{guard}/comm")).unwrap_or_default();
+    let named_by = Instant::now() + Duration::from_secs(10);
+    while comm().trim() != "spawnmux-guard" {
+        assert!(Instant::now() < named_by, "process {guard} is {:?}", comm());
+        std::thread::sleep(Duration::from_millis(10));
+    }
     for (&g, &gc) in groups.iter().zip(&grandchildren) {
         let members = group_members(g);
         assert!(
@@ -1164,6 +1179,7 @@ fn sigkilled_parent_leaves_no_process_group_behind() {
     );
     assert_eq!(direct_left, [] as [u32; 0], "direct children survived");
     assert_eq!(left, [], "grandchildren survived their parent's death");
+    util::wait_gone(guard);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,14 +3,15 @@
 
 #[cfg(unix)]
 pub mod unix {
-    //! Unix-only extensions: signals by number ([`MuxExt`]) and the signal names of this
+    //! Unix-only extensions: signals by number ([`MuxExt`]), the signal names of this
     //! platform ([`signal_name`], [`signal_number`]: one table, built on the platform's own
-    //! numbers, which differ between systems).
+    //! numbers, which differ between systems), and the group guard's pid
+    //! ([`group_guard_pid`], for programs that are child subreapers).
 
     use std::io;
 
     use crate::sys::Signal;
-    pub use crate::sys::{signal_name, signal_number};
+    pub use crate::sys::{group_guard_pid, signal_name, signal_number};
     use crate::{ChildId, Mux};
 
     mod sealed {

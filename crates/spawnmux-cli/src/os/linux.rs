@@ -85,17 +85,20 @@ pub(crate) fn become_subreaper() -> bool {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
 }
 
-/// The library's group guard names itself this (`spawnmux::sys::unix::guard`); it is our
-/// child once we are a subreaper, and must outlive the final sweep (it exits by itself when
-/// we do).
-const GUARD_NAME: &str = "spawnmux-guard";
-
-/// Live descendants of this process, children before grandchildren, without the group guard.
+/// Live descendants of this process, children before grandchildren, without the library's
+/// group guard: it is our child once we are a subreaper, and must outlive the final sweep (it
+/// exits by itself when we do). It is known by its pid, which the library has as soon as the
+/// guard exists (its name, `spawnmux-guard`, it sets itself a moment later: a sweep right
+/// after the first spawn saw a `spawnmux` child and stopped the guard).
 pub(crate) fn descendants() -> Vec<u32> {
-    descendants_of(std::process::id(), &processes())
+    descendants_of(
+        std::process::id(),
+        spawnmux::os::unix::group_guard_pid(),
+        &processes(),
+    )
 }
 
-fn descendants_of(root: u32, all: &[Stat]) -> Vec<u32> {
+fn descendants_of(root: u32, guard: Option<u32>, all: &[Stat]) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<&Stat>> = HashMap::new();
     for p in all {
         children.entry(p.ppid).or_default().push(p);
@@ -107,7 +110,7 @@ fn descendants_of(root: u32, all: &[Stat]) -> Vec<u32> {
         let parent = queue[i];
         i += 1;
         for c in children.get(&parent).into_iter().flatten() {
-            if parent == root && c.comm == GUARD_NAME {
+            if parent == root && Some(c.pid) == guard {
                 continue;
             }
             if c.pid == root || queue.contains(&c.pid) {
@@ -160,14 +163,15 @@ mod tests {
     fn descendants_skip_the_guard_and_zombies_but_walk_through_them() {
         let all = [
             st(10, "spawnmux", b'S', 1),
-            st(11, GUARD_NAME, b'S', 10),
+            st(11, "spawnmux", b'S', 10),
             st(12, "sh", b'Z', 10),
             st(13, "python3", b'S', 12),
             st(14, "node", b'R', 10),
             st(15, "esbuild", b'S', 14),
             st(16, "other", b'S', 1),
         ];
-        assert_eq!(descendants_of(10, &all), [14, 13, 15]);
+        assert_eq!(descendants_of(10, Some(11), &all), [14, 13, 15]);
+        assert_eq!(descendants_of(10, None, &all), [11, 14, 13, 15]);
     }
 
     #[test]

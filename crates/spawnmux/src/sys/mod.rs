@@ -22,6 +22,8 @@
 //!   input an ordinary `Writer` (stdin); a Unix master's `EIO` after the last slave fd closes
 //!   is end of file (`Ok(0)`). Windows: also closes the pseudo console once the process has
 //!   exited, so that the output pipe reaches end of file.
+//! - `group_guard_pid() -> Option<u32>` (Unix, public in `os::unix`): the group guard's pid
+//!   once started (Linux; `None` elsewhere), for programs that are child subreapers.
 //! - `signal_name(i32) -> Option<&'static str>`: the name of a signal number, for
 //!   `Exit`'s `Display` (Unix: the table in `unix/signal.rs`, public in `os::unix` with
 //!   `signal_number`; Windows: none).
@@ -42,7 +44,7 @@ mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
 #[cfg(unix)]
-pub use unix::{signal_name, signal_number, Source};
+pub use unix::{group_guard_pid, signal_name, signal_number, Source};
 
 #[cfg(windows)]
 mod windows;

@@ -56,6 +56,8 @@ pub(super) struct Guard {
     _tx: OwnedFd,
     /// [`CAPACITY`] slots shared with the guard (`MAP_SHARED`): a process group, or 0.
     table: &'static [AtomicI32],
+    /// The guard's pid (a subreaper adopts the guard and must tell it from its descendants).
+    pid: u32,
     /// This process's side only: slots below the first count have been used; the list holds
     /// those given back.
     free: Mutex<(u32, Vec<u32>)>,
@@ -70,6 +72,11 @@ pub(super) fn guard() -> Option<&'static Guard> {
 /// The guard if it has been started (never starts it).
 pub(super) fn started() -> Option<&'static Guard> {
     GUARD.get().and_then(Option::as_ref)
+}
+
+/// The guard's pid, if it has been started.
+pub(super) fn guard_pid() -> Option<u32> {
+    started().map(|g| g.pid).filter(|pid| *pid != 0)
 }
 
 impl Guard {
@@ -117,7 +124,10 @@ fn start() -> io::Result<Guard> {
         SocketFlags::CLOEXEC,
         None,
     )?;
-    let bytes = CAPACITY * std::mem::size_of::<AtomicI32>();
+    // The table, then one more slot: the guard's pid, stored by the intermediate child (which
+    // knows it from `fork`) before it exits, so the pid is there when `waitpid` returns (the
+    // guard itself may not have run yet, nor named itself).
+    let bytes = (CAPACITY + 1) * std::mem::size_of::<AtomicI32>();
     // SAFETY: a fresh anonymous shared mapping (zero-filled, so every slot is 0, pages touched
     // only as used); never unmapped, so the `'static` slice below stays valid.
     let table = unsafe {
@@ -132,8 +142,10 @@ fn start() -> io::Result<Guard> {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        std::slice::from_raw_parts(ptr.cast::<AtomicI32>(), CAPACITY)
+        std::slice::from_raw_parts(ptr.cast::<AtomicI32>(), CAPACITY + 1)
     };
+    let (table, pid_slot) = table.split_at(CAPACITY);
+    let pid_slot = &pid_slot[0];
     let rx_raw = rx.as_raw_fd();
     // SAFETY: after `fork` in a (possibly) multithreaded process, the child may only make
     // async-signal-safe calls. The intermediate child only forks again and `_exit`s; the guard
@@ -149,8 +161,12 @@ fn start() -> io::Result<Guard> {
                 0 => unsafe { guard_main(rx_raw, table) },
                 // SAFETY: `_exit` is async-signal-safe and skips atexit handlers and unwinding.
                 -1 => unsafe { libc::_exit(1) },
-                // SAFETY: as above.
-                _ => unsafe { libc::_exit(0) },
+                guard => {
+                    // An atomic store to shared memory is async-signal-safe.
+                    pid_slot.store(guard, Ordering::Release);
+                    // SAFETY: as above.
+                    unsafe { libc::_exit(0) }
+                }
             }
         }
         pid => {
@@ -171,6 +187,7 @@ fn start() -> io::Result<Guard> {
             Ok(Guard {
                 _tx: tx,
                 table,
+                pid: pid_slot.load(Ordering::Acquire).unsigned_abs(),
                 free: Mutex::new((0, Vec::new())),
             })
         }

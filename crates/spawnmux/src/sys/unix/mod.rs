@@ -28,6 +28,26 @@ pub(crate) use spawn::{spawn, Process};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+/// The pid of this process's group guard, once the first `die_with_parent` child started it
+/// (Linux; elsewhere there is none): a helper process that kills the process groups of such
+/// children if this process dies, and exits by itself when this process does.
+///
+/// It is not this process's child, unless this process is a child subreaper
+/// (`PR_SET_CHILD_SUBREAPER`, as `spawnmux run` is), which then adopts it: such a program
+/// should leave it out when it stops the descendants it has left. Its name
+/// (`spawnmux-guard`) is set by the guard itself and may not be set yet; the pid is known as
+/// soon as it exists.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn group_guard_pid() -> Option<u32> {
+    guard::guard_pid()
+}
+
+/// There is no group guard on this system (see the Linux version).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn group_guard_pid() -> Option<u32> {
+    None
+}
+
 use polling::{Event, PollMode, Poller};
 
 /// The options of a `Command` that only Unix has: none so far (every captured stream is a
