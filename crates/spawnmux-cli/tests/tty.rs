@@ -119,7 +119,7 @@ fn tty_flag_puts_ad_hoc_commands_on_80x24_terminals_off_a_terminal() {
 
 /// In a terminal of 40x100 (`script`), a `tty` helper's terminal is 100 columns less the
 /// log's prefix: the names padded to 8, then ` |+ ` (12 columns without timestamps). When
-/// the outer terminal changes to 30x90 (`stty -F`, the kernel's `SIGWINCH` to spawnmux), the
+/// the outer terminal changes to 30x90 (`TIOCSWINSZ`, the kernel's `SIGWINCH` to spawnmux), the
 /// running helper's terminal follows.
 #[cfg(target_os = "linux")]
 #[test]
@@ -149,11 +149,21 @@ fn a_tty_helper_gets_spawnmux_s_terminal_less_the_prefix_and_follows_its_resizes
     for line in lines {
         let line = line.expect("read").trim_end().to_string();
         if line.ends_with("| winch ready") {
-            let resized = Command::new("stty")
-                .args(["-F", &pts, "rows", "30", "cols", "90"])
-                .status()
-                .expect("stty");
-            assert!(resized.success());
+            // One `TIOCSWINSZ` (one `SIGWINCH`): `stty rows 30 cols 90` sets rows and columns
+            // with one call each, and under load spawnmux and the helper (which reports the
+            // first `SIGWINCH` and exits) could see the size in between, 30x100.
+            let tty = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&pts)
+                .expect("open the terminal");
+            let size = rustix::termios::Winsize {
+                ws_row: 30,
+                ws_col: 90,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            rustix::termios::tcsetwinsize(&tty, size).expect("TIOCSWINSZ");
         }
         log.push(line);
     }

@@ -34,7 +34,7 @@
 //! | `trap-term` | on SIGTERM/SIGINT (Windows: Ctrl+C / Ctrl+Break) print `caught <name>` and exit 130; print `trapping term` |
 //! | `read-line` | read one line from stdin, print nothing |
 //! | `close-out` | close our stdout and carry on |
-//! | `listen PORT DELAY_MS FOR_MS STATUS` | after DELAY_MS, listen on 127.0.0.1:PORT, print `listening <port>`, answer every connection with `HTTP/1.1 STATUS` for FOR_MS ms (0: forever), then close the listener and go on |
+//! | `listen PORT DELAY_MS FOR_MS STATUS` | after DELAY_MS, print `listening <port>` and listen on 127.0.0.1:PORT (port 0: listen, then print), answer every connection with `HTTP/1.1 STATUS` for FOR_MS ms (0: forever), then close the listener and go on |
 //! | `connect PORT` | connect once to 127.0.0.1:PORT: print `connected`, or `refused: <error>` to stderr and exit 3 |
 //! | `hold PORT MS` | listen on 127.0.0.1:PORT without `SO_REUSEADDR` for MS ms, accepting nothing |
 //! | `hold-detached PORT MS` | start `hold PORT MS` with no stdio (Unix: in a process group of its own), wait until it listens, print `held <port> by <pid>`, don't wait for it |

@@ -27,13 +27,25 @@ pub(crate) fn op(op: &str, args: &mut Args<'_>) -> Result<(), Failure> {
 
 /// Listens on 127.0.0.1:`port` and answers each connection with `status` (after reading the
 /// request's head, or its end), for `serve_for` (zero: forever); then closes the listener.
+///
+/// `listening <port>` is written *before* the port takes connections when the port is given
+/// (after binding port 0, whose number only the bind tells): a client that connects, or a
+/// readiness check that succeeds, always comes after the line, so a test may expect the line
+/// even if the helper is stopped at once after that (under load the gap was long enough).
 fn listen(port: u16, serve_for: Duration, status: u16) -> io::Result<()> {
+    let say = |port: u16| {
+        let mut out = io::stdout();
+        out.write_all(format!("listening {port}\n").as_bytes())?;
+        out.flush()
+    };
+    if port != 0 {
+        say(port)?;
+    }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
     listener.set_nonblocking(true)?;
-    let port = listener.local_addr()?.port();
-    let mut out = io::stdout();
-    out.write_all(format!("listening {port}\n").as_bytes())?;
-    out.flush()?;
+    if port == 0 {
+        say(listener.local_addr()?.port())?;
+    }
     let until = (!serve_for.is_zero()).then(|| Instant::now() + serve_for);
     while until.is_none_or(|t| Instant::now() < t) {
         match listener.accept() {
