@@ -151,9 +151,10 @@ pub(crate) struct RunArgs {
     /// instead of removing them.
     #[arg(long)]
     pub(crate) keep_ansi: bool,
-    /// Pass the helpers' output through unchanged. Without it the text log keeps colours but
-    /// removes clear-screen, cursor moves, the alternate screen, titles and control
-    /// characters (tab stays), and the JSON log removes every escape sequence.
+    /// Pass the helpers' output through unchanged. Without it the text log and the helpers'
+    /// `log_file`s keep colours but remove clear-screen, cursor moves, the alternate screen,
+    /// titles and control characters (tab stays), and the JSON log removes every escape
+    /// sequence.
     #[arg(long)]
     pub(crate) raw: bool,
     /// Read lines typed into spawnmux's terminal: `NAME: text` goes to helper NAME's stdin,

@@ -314,6 +314,36 @@ command = ['TC', 'out', 'not in the file\n']
     }
 }
 
+/// A helper that clears the screen, moves the cursor and sets a title (as vite and other tools
+/// on a terminal do): the file keeps the text and its colours and loses the rest, so that
+/// `cat` or `tail -f` of it cannot wreck a terminal; with `--raw` it keeps every byte.
+#[test]
+fn log_file_drops_what_would_wreck_a_terminal_unless_raw() {
+    let config = r#"
+[helpers.web]
+command = ['TC', 'out', '\x1b[2J\x1b[Hready \x1b]0;my title\x07in \x1b[1m5 ms\x1b[0m\x1b[K\n']
+log_file = "web.log"
+"#;
+    let d = dir("log-file-clean", &[("spawnmux.toml", config)]);
+    let out = run(&d, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let written = std::fs::read(d.join("web.log")).expect("the log file");
+    let written = String::from_utf8_lossy(&written);
+    assert_eq!(
+        written.trim_end_matches(['\r', '\n']),
+        "ready in \x1b[1m5 ms\x1b[0m"
+    );
+    std::fs::remove_file(d.join("web.log")).expect("remove");
+    let raw = command(&d, &["run", "--raw"]).output().expect("run --raw");
+    assert_eq!(raw.status.code(), Some(0), "{raw:?}");
+    let written = std::fs::read(d.join("web.log")).expect("the log file");
+    let written = String::from_utf8_lossy(&written);
+    assert_eq!(
+        written.trim_end_matches(['\r', '\n']),
+        "\x1b[2J\x1b[Hready \x1b]0;my title\x07in \x1b[1m5 ms\x1b[0m\x1b[K"
+    );
+}
+
 #[test]
 fn log_file_rotates_past_its_size() {
     // Six 40-byte lines, each written on its own (the log is written 10 ms after a line, at

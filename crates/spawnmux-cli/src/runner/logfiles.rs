@@ -1,5 +1,7 @@
 //! The helpers' `log_file`s: each helper's output, line by line as it came, appended to its
-//! file besides the merged log.
+//! file besides the merged log. Cleaned by the text log's rule (colours kept; clear-screen,
+//! cursor movement, titles and other control sequences removed, so that `cat` or `tail -f`
+//! of the file cannot wreck a terminal), unless `--raw`.
 //!
 //! Written like the merged log, without blocking the loop for long: each line is appended to
 //! the file's own buffer (reused: no allocation per line once it has grown to its size), which
@@ -18,6 +20,7 @@ use std::io::{self, Write};
 use super::Runner;
 use crate::output::FLUSH_AT;
 use crate::record::Record;
+use crate::sanitize::Sanitizer;
 use crate::spec::{HelperSpec, LogFile};
 
 /// Every helper's log file, by the supervisor's helper index.
@@ -37,16 +40,19 @@ struct Sink {
     /// The file's size: what it held when opened, and what was written since.
     size: u64,
     buf: Vec<u8>,
+    /// The filters of the helper's stdout and stderr (a sequence may be split between two
+    /// reads); none with `--raw`.
+    filters: Option<[Sanitizer; 2]>,
 }
 
 impl LogFiles {
     /// Opens the log file of each of `helpers` that has one (creating its directory): at the
-    /// start of the run, so that a problem shows at once.
-    pub(super) fn open(helpers: &[HelperSpec]) -> LogFiles {
+    /// start of the run, so that a problem shows at once. `raw`: write the bytes unchanged.
+    pub(super) fn open(helpers: &[HelperSpec], raw: bool) -> LogFiles {
         let mut files = LogFiles::default();
         for h in helpers {
             let sink = h.log_file.as_ref().and_then(|spec| {
-                let opened = Sink::open(&h.name, spec);
+                let opened = Sink::open(&h.name, spec, raw);
                 opened.map_err(|e| files.failed(&h.name, spec, &e)).ok()
             });
             files.sinks.push(sink);
@@ -58,17 +64,22 @@ impl LogFiles {
     /// ends a piece already written (a prompt written after a silence) is no line of its own.
     pub(super) fn output(&mut self, helper: Option<usize>, out: &spawnmux::Output<'_>) {
         if !(out.continued && out.newline && out.bytes.is_empty()) {
-            self.line(helper, out.bytes);
+            self.line(helper, out.stream, out.bytes);
         }
     }
 
-    /// `bytes` and a newline, for helper `helper`'s file if it has one.
-    fn line(&mut self, helper: Option<usize>, bytes: &[u8]) {
+    /// `bytes` (cleaned) and a newline, for helper `helper`'s file if it has one.
+    fn line(&mut self, helper: Option<usize>, stream: spawnmux::Stream, bytes: &[u8]) {
         let Some(i) = helper else {
             return;
         };
         let Some(Some(sink)) = self.sinks.get_mut(i) else {
             return;
+        };
+        let warn = usize::from(stream == spawnmux::Stream::Stderr);
+        let bytes = match &mut sink.filters {
+            Some(f) => f[warn].clean(bytes),
+            None => bytes,
         };
         sink.buf.extend_from_slice(bytes);
         sink.buf.push(b'\n');
@@ -106,7 +117,7 @@ impl LogFiles {
 }
 
 impl Sink {
-    fn open(helper: &str, spec: &LogFile) -> io::Result<Sink> {
+    fn open(helper: &str, spec: &LogFile, raw: bool) -> io::Result<Sink> {
         if let Some(dir) = spec.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -117,6 +128,7 @@ impl Sink {
             spec: spec.clone(),
             file: Some(file),
             buf: Vec::with_capacity(FLUSH_AT),
+            filters: (!raw).then(|| [Sanitizer::text(), Sanitizer::text()]),
         })
     }
 

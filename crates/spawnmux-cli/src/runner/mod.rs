@@ -119,6 +119,8 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.raw || (args.keep_ansi && args.format == crate::cli::Format::Json),
         &names,
     );
+    // The log files follow the text log's rule whatever the format (they hold text).
+    let files = logfiles::LogFiles::open(&spec.helpers, args.raw);
     let mut mux = Mux::new()?;
     // Before anything starts: a run of this config may already be going on.
     let control = serve_control(args, &names, &mut mux, &mut log)?;
@@ -137,7 +139,7 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         reap_pending: false,
         reap_retry: None,
         checks: checks::Checks::default(),
-        files: logfiles::LogFiles::open(&spec.helpers),
+        files,
         input: None,
         typed: Default::default(),
     };

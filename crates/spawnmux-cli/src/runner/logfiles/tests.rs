@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::spec::Program;
 
+const OUT: spawnmux::Stream = spawnmux::Stream::Stdout;
+
 /// A fresh directory for one test.
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("spawnmux-logfiles-{}-{name}", std::process::id()));
@@ -28,33 +30,36 @@ fn read(path: &Path) -> String {
 }
 
 #[test]
-fn lines_are_appended_raw_at_each_flush_to_a_file_in_a_new_directory() {
+fn lines_are_appended_at_each_flush_to_a_file_in_a_new_directory() {
     let d = dir("raw");
     let path = d.join("logs/deeper/web.log");
-    let mut files = LogFiles::open(&[
-        helper("other", None, 100),
-        helper("web", Some(&path), 1 << 20),
-    ]);
+    let mut files = LogFiles::open(
+        &[
+            helper("other", None, 100),
+            helper("web", Some(&path), 1 << 20),
+        ],
+        false,
+    );
     assert!(path.exists(), "created at the start, with its directories");
-    files.line(Some(1), b"one");
-    files.line(Some(1), b"\x1b[31mred\x1b[0m \xff");
-    files.line(Some(1), b"");
-    files.line(Some(0), b"no file");
-    files.line(None, b"not a helper's");
-    files.line(Some(7), b"no such helper");
+    files.line(Some(1), OUT, b"one");
+    files.line(Some(1), OUT, b"\x1b[31mred\x1b[0m \xff");
+    files.line(Some(1), OUT, b"");
+    files.line(Some(0), OUT, b"no file");
+    files.line(None, OUT, b"not a helper's");
+    files.line(Some(7), OUT, b"no such helper");
     assert_eq!(read(&path), "", "held until the flush");
     assert!(files.flush().is_empty());
     assert_eq!(
         std::fs::read(&path).expect("read"),
         b"one\n\x1b[31mred\x1b[0m \xff\n\n"
     );
-    files.line(Some(1), b"two");
+    files.line(Some(1), OUT, b"two");
     assert!(files.flush().is_empty());
     assert!(read(&path).ends_with("\ntwo\n"));
     // A new run appends.
     drop(files);
-    let mut files = LogFiles::open(&[helper("web", Some(&path), 1 << 20)]);
-    files.line(Some(0), b"three");
+    let mut files = LogFiles::open(&[helper("web", Some(&path), 1 << 20)], false);
+    files.line(Some(0), OUT, b"three");
     files.flush();
     assert!(read(&path).ends_with("\ntwo\nthree\n"), "{}", read(&path));
 }
@@ -63,14 +68,14 @@ fn lines_are_appended_raw_at_each_flush_to_a_file_in_a_new_directory() {
 fn a_full_buffer_is_written_without_waiting_for_the_flush() {
     let d = dir("full");
     let path = d.join("web.log");
-    let mut files = LogFiles::open(&[helper("web", Some(&path), 1 << 30)]);
+    let mut files = LogFiles::open(&[helper("web", Some(&path), 1 << 30)], false);
     let line = [b'x'; 999];
     let lines = FLUSH_AT / 1000;
     for _ in 0..lines {
-        files.line(Some(0), &line);
+        files.line(Some(0), OUT, &line);
     }
     assert_eq!(read(&path).len(), 0, "{lines} lines: below 64 KiB");
-    files.line(Some(0), &line);
+    files.line(Some(0), OUT, &line);
     assert_eq!(
         read(&path).len(),
         (lines + 1) * 1000,
@@ -86,9 +91,9 @@ fn the_file_rotates_before_a_write_would_pass_its_size_and_keeps_three_old_ones(
         path: path.clone(),
         max_size: 10,
     };
-    let mut files = LogFiles::open(&[helper("web", Some(&path), 10)]);
+    let mut files = LogFiles::open(&[helper("web", Some(&path), 10)], false);
     let mut write = |text: &str| {
-        files.line(Some(0), text.as_bytes());
+        files.line(Some(0), OUT, text.as_bytes());
         assert!(files.flush().is_empty());
     };
     write("aaaa");
@@ -120,8 +125,8 @@ fn a_file_already_past_its_size_rotates_at_the_first_write() {
     let d = dir("big-start");
     let path = d.join("web.log");
     std::fs::write(&path, "0123456789 from an earlier run\n").expect("write");
-    let mut files = LogFiles::open(&[helper("web", Some(&path), 10)]);
-    files.line(Some(0), b"new");
+    let mut files = LogFiles::open(&[helper("web", Some(&path), 10)], false);
+    files.line(Some(0), OUT, b"new");
     files.flush();
     assert_eq!(read(&path), "new\n");
     assert_eq!(
@@ -136,12 +141,15 @@ fn a_failure_is_reported_once_and_the_file_then_left_alone() {
     std::fs::write(d.join("not-a-dir"), "").expect("write");
     let bad = d.join("not-a-dir/web.log");
     let good = d.join("api.log");
-    let mut files = LogFiles::open(&[
-        helper("web", Some(&bad), 100),
-        helper("api", Some(&good), 100),
-    ]);
-    files.line(Some(0), b"lost");
-    files.line(Some(1), b"kept");
+    let mut files = LogFiles::open(
+        &[
+            helper("web", Some(&bad), 100),
+            helper("api", Some(&good), 100),
+        ],
+        false,
+    );
+    files.line(Some(0), OUT, b"lost");
+    files.line(Some(1), OUT, b"kept");
     let failures = files.flush();
     assert_eq!(failures.len(), 1, "{failures:?}");
     let Record::LogFileFailed { helper, path, .. } = &failures[0] else {
@@ -153,7 +161,7 @@ fn a_failure_is_reported_once_and_the_file_then_left_alone() {
     );
     assert!(failures[0].warn());
     assert_eq!(failures[0].event(), "log_file_error");
-    files.line(Some(0), b"lost too");
+    files.line(Some(0), OUT, b"lost too");
     assert!(files.flush().is_empty(), "reported once");
     assert_eq!(read(&good), "kept\n");
 }
@@ -162,14 +170,17 @@ fn a_failure_is_reported_once_and_the_file_then_left_alone() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_write_error_is_reported_once() {
-    let mut files = LogFiles::open(&[helper("web", Some(Path::new("/dev/full")), 1 << 20)]);
-    files.line(Some(0), b"x");
+    let mut files = LogFiles::open(
+        &[helper("web", Some(Path::new("/dev/full")), 1 << 20)],
+        false,
+    );
+    files.line(Some(0), OUT, b"x");
     let failures = files.flush();
     assert_eq!(failures.len(), 1);
     assert!(failures[0]
         .message()
         .starts_with("web's log_file /dev/full failed ("));
-    files.line(Some(0), b"y");
+    files.line(Some(0), OUT, b"y");
     assert!(files.flush().is_empty());
 }
 
@@ -177,11 +188,15 @@ fn a_write_error_is_reported_once() {
 fn the_buffer_is_reused_no_allocation_per_line() {
     let d = dir("alloc");
     let path = d.join("web.log");
-    let mut files = LogFiles::open(&[helper("web", Some(&path), 1 << 30)]);
+    let mut files = LogFiles::open(&[helper("web", Some(&path), 1 << 30)], false);
     let capacity = |files: &LogFiles| files.sinks[0].as_ref().map(|s| s.buf.capacity());
     let before = capacity(&files);
     for i in 0..5_000 {
-        files.line(Some(0), format!("line {i} of a busy helper").as_bytes());
+        files.line(
+            Some(0),
+            OUT,
+            format!("line {i} of a busy helper").as_bytes(),
+        );
         if i % 100 == 0 {
             files.flush();
         }
