@@ -303,7 +303,7 @@ impl<W: Write> Log<W> {
         let mut fresh;
         let filter = match (&mut self.filters, helper) {
             (None, _) => None,
-            (Some(f), Some(i)) if i < f.len() => Some(&mut f[i][usize::from(warn)]),
+            (Some(f), Some(i)) if i < f.len() => Some(&mut f[i][filter_index(out.stream)]),
             (Some(_), _) => {
                 fresh = filter_pair(self.format);
                 Some(&mut fresh[0])
@@ -442,13 +442,19 @@ impl<W: Write> Drop for Log<W> {
     }
 }
 
-/// The filters of one helper's stdout and stderr for the log's format.
-fn filter_pair(format: Format) -> [Sanitizer; 2] {
+/// The filters of one helper's stdout and stderr for the log's format (stdout's first: index
+/// them with [`filter_index`]).
+pub(crate) fn filter_pair(format: Format) -> [Sanitizer; 2] {
     let new = match format {
         Format::Text => Sanitizer::text,
         Format::Json => Sanitizer::json,
     };
     [new(), new()]
+}
+
+/// Which filter of a [`filter_pair`] cleans `stream`.
+pub(crate) fn filter_index(stream: Stream) -> usize {
+    usize::from(stream == Stream::Stderr)
 }
 
 /// A JSON string for `bytes`: as is if UTF-8, else invalid bytes as `\xHH` and backslashes

@@ -325,21 +325,21 @@ command = ['TC', 'out', '\x1b[2J\x1b[Hready \x1b]0;my title\x07in \x1b[1m5 ms\x1
 log_file = "web.log"
 "#;
     let d = dir("log-file-clean", &[("spawnmux.toml", config)]);
-    let out = run(&d, &[]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let written = std::fs::read(d.join("web.log")).expect("the log file");
-    let written = String::from_utf8_lossy(&written);
+    // The file's one line after `spawnmux run ARGS` (then the file is removed).
+    let line_after = |args: &[&str]| {
+        let out = command(&d, args).output().expect("run spawnmux");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let written = std::fs::read(d.join("web.log")).expect("the log file");
+        std::fs::remove_file(d.join("web.log")).expect("remove");
+        let written = String::from_utf8_lossy(&written);
+        written.trim_end_matches(['\r', '\n']).to_string()
+    };
     assert_eq!(
-        written.trim_end_matches(['\r', '\n']),
+        line_after(&["run", "--format", "json"]),
         "ready in \x1b[1m5 ms\x1b[0m"
     );
-    std::fs::remove_file(d.join("web.log")).expect("remove");
-    let raw = command(&d, &["run", "--raw"]).output().expect("run --raw");
-    assert_eq!(raw.status.code(), Some(0), "{raw:?}");
-    let written = std::fs::read(d.join("web.log")).expect("the log file");
-    let written = String::from_utf8_lossy(&written);
     assert_eq!(
-        written.trim_end_matches(['\r', '\n']),
+        line_after(&["run", "--raw"]),
         "\x1b[2J\x1b[Hready \x1b]0;my title\x07in \x1b[1m5 ms\x1b[0m\x1b[K"
     );
 }

@@ -18,7 +18,8 @@ use std::fs::File;
 use std::io::{self, Write};
 
 use super::Runner;
-use crate::output::FLUSH_AT;
+use crate::cli::Format;
+use crate::output::{filter_index, filter_pair, FLUSH_AT};
 use crate::record::Record;
 use crate::sanitize::Sanitizer;
 use crate::spec::{HelperSpec, LogFile};
@@ -76,9 +77,8 @@ impl LogFiles {
         let Some(Some(sink)) = self.sinks.get_mut(i) else {
             return;
         };
-        let warn = usize::from(stream == spawnmux::Stream::Stderr);
         let bytes = match &mut sink.filters {
-            Some(f) => f[warn].clean(bytes),
+            Some(f) => f[filter_index(stream)].clean(bytes),
             None => bytes,
         };
         sink.buf.extend_from_slice(bytes);
@@ -87,6 +87,18 @@ impl LogFiles {
             if let Err(e) = sink.write_out() {
                 self.drop_sink(i, &e);
             }
+        }
+    }
+
+    /// A new process of helper `helper` starts: a sequence its last one left open is
+    /// forgotten (as in the merged log).
+    pub(super) fn restarted(&mut self, helper: usize) {
+        if let Some(Some(Sink {
+            filters: Some(pair),
+            ..
+        })) = self.sinks.get_mut(helper)
+        {
+            pair.iter_mut().for_each(Sanitizer::reset);
         }
     }
 
@@ -128,7 +140,8 @@ impl Sink {
             spec: spec.clone(),
             file: Some(file),
             buf: Vec::with_capacity(FLUSH_AT),
-            filters: (!raw).then(|| [Sanitizer::text(), Sanitizer::text()]),
+            // The text log's rule whatever the log's format: the file holds text.
+            filters: (!raw).then(|| filter_pair(Format::Text)),
         })
     }
 

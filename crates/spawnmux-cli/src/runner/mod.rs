@@ -119,7 +119,6 @@ pub(crate) fn run(spec: RunSpec, args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.raw || (args.keep_ansi && args.format == crate::cli::Format::Json),
         &names,
     );
-    // The log files follow the text log's rule whatever the format (they hold text).
     let files = logfiles::LogFiles::open(&spec.helpers, args.raw);
     let mut mux = Mux::new()?;
     // Before anything starts: a run of this config may already be going on.
@@ -335,6 +334,7 @@ impl Runner {
                 self.ids.insert(id, i);
                 self.current[i] = Some(id);
                 self.log.restarted(i);
+                self.files.restarted(i);
                 let pid = self.mux.pid(id).unwrap_or(0);
                 self.sup.spawned(i, Ok(pid), now);
             }

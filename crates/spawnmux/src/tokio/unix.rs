@@ -16,9 +16,6 @@ pub(super) struct Inner {
     /// Declared before `mux`, so it is dropped (deregistered) while the fd is still open.
     fd: Option<AsyncFd<PollerFd>>,
     mux: Mux,
-    /// The last `wait` returned events: the next one first tries a zero-timeout `wait`
-    /// before it awaits the fd (see [`Inner::wait`]).
-    hot: bool,
 }
 
 /// The `Mux`'s poller fd, by number, for the reactor (the `Mux` itself stays with `Inner`).
@@ -43,7 +40,6 @@ impl Inner {
         Ok(Inner {
             fd: Some(register(&mux)?),
             mux,
-            hot: false,
         })
     }
 
@@ -79,8 +75,8 @@ impl Inner {
     /// first version made three zero `wait`s per batch: line-buffered children paid ~35 % more
     /// CPU through the adapter than through the native `Mux`.)
     ///
-    /// While events keep coming (the last `wait` returned some), a zero-timeout `wait` is made
-    /// first, before tokio's reactor is asked, and once that finds events the fd leaves the
+    /// A zero-timeout `wait` is made first, before tokio's reactor is asked (every `wait`
+    /// returns events, so the last one did), and once that finds events the fd leaves the
     /// reactor until a `wait` finds none: a busy stream then costs what it costs with the
     /// native `Mux`. Registered, the `Mux`'s epoll fd is an epoll in tokio's epoll, and the
     /// kernel runs a second wake-up chain (the outer epoll's callback) on *every* write of
@@ -91,7 +87,8 @@ impl Inner {
     /// cooperative budget like tokio's own I/O: a `Mux` that always has events still lets the
     /// other tasks of its thread run.
     pub(super) async fn wait(&mut self, events: &mut Events) -> io::Result<usize> {
-        if self.hot {
+        {
+            // (The budget's guard is not `Send`: it must be gone before the next await.)
             let budget = std::future::poll_fn(::tokio::task::coop::poll_proceed).await;
             let n = self.mux.wait(events, Some(Duration::ZERO))?;
             if n > 0 {
@@ -99,15 +96,12 @@ impl Inner {
                 self.fd = None;
                 return Ok(n);
             }
-            self.hot = false;
         }
         let fd = match &mut self.fd {
             Some(fd) => fd,
             none => none.insert(register(&self.mux)?),
         };
-        let n = wait_ready(fd, &mut self.mux, events).await?;
-        self.hot = n > 0;
-        Ok(n)
+        wait_ready(fd, &mut self.mux, events).await
     }
 }
 
