@@ -20,8 +20,8 @@ usage: spawnmux-bench [--quick] [--runs N] [--only W1,W3,...] [--kinds LIST] [--
                     lines through a 64 KiB BufWriter), line (one write per line), blocks
                     (64,000-byte writes, the former W1 child)
   --discrepancy     W1 and W2 with all three child kinds, and W1 also with tokio reading through
-                    an 8 KiB BufReader on a current-thread and on a 2-worker runtime (why two
-                    harnesses disagreed; BENCHMARKS.md notes)
+                    an 8 KiB BufReader on a 2-worker runtime (why two harnesses disagreed;
+                    BENCHMARKS.md notes)
   --out DIR         where BENCHMARKS.md and docs/benchmarks.svg are written (default: the
                     workspace root for a full run of every workload, else target/bench)
   --testchild PATH  the spawnmux-testchild binary (default: $SPAWNMUX_TESTCHILD, else next to
@@ -66,7 +66,7 @@ pub struct Options {
     pub runs: usize,
     pub only: Option<Vec<Workload>>,
     pub kinds: Vec<ChildKind>,
-    /// `--discrepancy`: extra peers (tokio with an 8 KiB `BufReader` in W1).
+    /// `--discrepancy`: extra peers (tokio with an 8 KiB `BufReader` on 2 workers in W1).
     pub extra: bool,
     pub out: Option<PathBuf>,
     pub testchild: Option<PathBuf>,

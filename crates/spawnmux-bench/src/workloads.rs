@@ -62,12 +62,20 @@ impl Workload {
                 Spawnmux,
                 SpawnmuxTokio,
                 Tokio,
+                Tokio8k,
                 AsyncProcess,
                 Threads,
                 Raw,
                 RawGrown,
             ],
-            Workload::W2 => &[Spawnmux, SpawnmuxTokio, Tokio, AsyncProcess, Threads],
+            Workload::W2 => &[
+                Spawnmux,
+                SpawnmuxTokio,
+                Tokio,
+                Tokio8k,
+                AsyncProcess,
+                Threads,
+            ],
             Workload::W3 => &[
                 Spawnmux,
                 SpawnmuxNoDeathSignal,
@@ -104,8 +112,8 @@ pub enum PeerKind {
     /// A plain blocking read loop on one pipe grown with `F_SETPIPE_SZ` to 1 MiB (or
     /// `pipe-max-size`), reading as much as the pipe holds (W1 only).
     RawGrown,
-    /// tokio::process with `BufReader`'s default 8 KiB buffer (W1 with `--discrepancy` only:
-    /// the other harness's configuration).
+    /// tokio::process with `BufReader::new`'s default 8 KiB buffer (W1 and W2): what most
+    /// programs write, and the tokio peer of issue 12's harness, whose goals name it.
     Tokio8k,
     /// The same on a multi-thread runtime with 2 workers (W1 with `--discrepancy` only).
     TokioMt8k,
@@ -258,11 +266,11 @@ impl Case {
         cases
     }
 
-    /// The peers of this case: `extra` adds tokio with an 8 KiB `BufReader` to W1.
+    /// The peers of this case: `extra` adds tokio with an 8 KiB `BufReader` on 2 workers to W1.
     pub fn peers(&self, extra: bool) -> Vec<PeerKind> {
         let mut peers = self.workload.peers().to_vec();
         if extra && self.workload == Workload::W1 {
-            peers.splice(2..2, [PeerKind::Tokio8k, PeerKind::TokioMt8k]);
+            peers.insert(4, PeerKind::TokioMt8k);
         }
         peers
     }

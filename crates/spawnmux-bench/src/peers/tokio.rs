@@ -1,7 +1,7 @@
 //! (b) `tokio::process` on a current-thread runtime: a task per stream reading with
 //! `BufReader::read_until` (64 KiB, like every peer; 8 KiB, `BufReader`'s default, for the
-//! `tokio-8k` and `tokio-mt-8k` peers of `--discrepancy`; the latter on a multi-thread runtime
-//! with 2 workers).
+//! `tokio-8k` peer of W1 and W2 and the `tokio-mt-8k` peer of `--discrepancy`, the latter on a
+//! multi-thread runtime with 2 workers).
 
 use std::io;
 use std::path::Path;
