@@ -57,25 +57,20 @@ impl Workload {
     /// The peers that run this workload, in the order they are interleaved and reported.
     pub fn peers(self) -> &'static [PeerKind] {
         use PeerKind::*;
+        // W2's peers are W1's without the raw read loops (one pipe each, nothing to multiplex).
+        const THROUGHPUT: [PeerKind; 8] = [
+            Spawnmux,
+            SpawnmuxTokio,
+            Tokio,
+            Tokio8k,
+            AsyncProcess,
+            Threads,
+            Raw,
+            RawGrown,
+        ];
         match self {
-            Workload::W1 => &[
-                Spawnmux,
-                SpawnmuxTokio,
-                Tokio,
-                Tokio8k,
-                AsyncProcess,
-                Threads,
-                Raw,
-                RawGrown,
-            ],
-            Workload::W2 => &[
-                Spawnmux,
-                SpawnmuxTokio,
-                Tokio,
-                Tokio8k,
-                AsyncProcess,
-                Threads,
-            ],
+            Workload::W1 => &THROUGHPUT,
+            Workload::W2 => &THROUGHPUT[..6],
             Workload::W3 => &[
                 Spawnmux,
                 SpawnmuxNoDeathSignal,
