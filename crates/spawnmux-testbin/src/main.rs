@@ -27,6 +27,7 @@
 //! | `argv ARGS...` | print each remaining argument as `[<arg>]` on its own line (consumes the rest) |
 //! | `fds` | Linux: print `fds 0,1,2,...` (our open fds); elsewhere `fds unsupported` |
 //! | `grandchild MS` | start `spawnmux-testchild pid sleep MS` with inherited stdio, print `grandchild <pid>`, don't wait |
+//! | `ignored-signals` | print `ignored <names>`: which of SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU this process ignores (`HUP,INT,...`, or `none`; always `none` on Windows) |
 //! | `ignore-term` | ignore SIGTERM (Windows: Ctrl+C / Ctrl+Break), then print `ignoring term` |
 //! | `forever MS` | print `tick <i>` every MS ms, forever |
 //! | `tty` | print `tty in=<bool> out=<bool> err=<bool> size=<rows>x<cols>`: which streams are terminals, and the window size (`?x?` where unknown) |
@@ -249,6 +250,10 @@ fn run(argv: &[OsString]) -> Result<(), Failure> {
                 )?;
                 std::mem::forget(child);
             }
+            "ignored-signals" => {
+                let line = format!("ignored {}\n", sys::ignored_signals()?);
+                write_flush(&mut io::stdout(), line.as_bytes())?;
+            }
             "ignore-term" => {
                 sys::ignore_term()?;
                 write_flush(&mut io::stdout(), b"ignoring term\n")?;
@@ -468,6 +473,36 @@ mod sys {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
+    /// Which of the terminal's signals this process ignores (`SIG_IGN` survives `exec`):
+    /// `none`, or their names joined by commas.
+    pub(crate) fn ignored_signals() -> io::Result<String> {
+        let signals = [
+            (libc::SIGHUP, "HUP"),
+            (libc::SIGINT, "INT"),
+            (libc::SIGQUIT, "QUIT"),
+            (libc::SIGTSTP, "TSTP"),
+            (libc::SIGTTIN, "TTIN"),
+            (libc::SIGTTOU, "TTOU"),
+        ];
+        let mut ignored = Vec::new();
+        for (sig, name) in signals {
+            // SAFETY: all-zero bytes are a valid `sigaction` (no handler, empty mask).
+            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: a query (no new action) into a struct we own.
+            if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if old.sa_sigaction == libc::SIG_IGN {
+                ignored.push(name);
+            }
+        }
+        Ok(if ignored.is_empty() {
+            "none".to_string()
+        } else {
+            ignored.join(",")
+        })
+    }
+
     pub(crate) fn ignore_term() -> io::Result<()> {
         // Registering a flag replaces the default action (terminate) with "set the flag".
         signal_hook::flag::register(
@@ -651,6 +686,11 @@ mod sys {
             let w = info.srWindow;
             Some(((w.Bottom - w.Top + 1) as u16, (w.Right - w.Left + 1) as u16))
         }
+    }
+
+    /// Windows has no signal dispositions to inherit.
+    pub(crate) fn ignored_signals() -> io::Result<String> {
+        Ok("none".to_string())
     }
 
     pub(crate) fn ignore_term() -> io::Result<()> {

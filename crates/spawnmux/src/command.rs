@@ -261,7 +261,11 @@ impl Command {
     /// - Unix: a pseudo-terminal pair (`posix_openpt`); the child runs in a session of its own
     ///   (`setsid`) with the terminal as its controlling terminal, so its process group (the one
     ///   [`Mux::terminate`](crate::Mux::terminate) signals) is still a group of its own; the
-    ///   spawn forks instead of using `posix_spawn`.
+    ///   spawn forks instead of using `posix_spawn`. The terminal's signals (`SIGHUP`,
+    ///   `SIGINT`, `SIGQUIT`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`) start at their default action in
+    ///   the child even if your process ignores them (under `nohup`, or in the background of a
+    ///   non-interactive shell), as a terminal emulator does for its shell; a child on pipes
+    ///   inherits what your process ignores, as with `std::process`.
     /// - Windows: a pseudo console (ConPTY, Windows 10 1809 or later; before that spawning
     ///   fails with [`io::ErrorKind::Unsupported`](std::io::ErrorKind::Unsupported)). Wine 8
     ///   does not connect the child's standard handles to it (see ARCHITECTURE.md, "ConPTY

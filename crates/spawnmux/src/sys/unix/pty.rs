@@ -121,18 +121,40 @@ impl PtyHandle {
     }
 }
 
+/// The signals a terminal sends: its hang-up, and those its keys and job control raise in its
+/// foreground process group.
+const TERMINAL_SIGNALS: [i32; 6] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+];
+
 /// Makes the child, between its fork and its exec, the leader of a new session (and of a new
 /// process group, whose id is its pid, as `process_group(0)` would make it) with its stdin,
 /// the pseudo-terminal's slave, as its controlling terminal.
+///
+/// The terminal's signals start at their default action, as in a terminal emulator's shell:
+/// an ignored disposition survives `exec`, and a parent started under `nohup` (SIGHUP) or in
+/// the background of a non-interactive shell (SIGINT, SIGQUIT) would otherwise hand it on, so
+/// that Ctrl-C typed into the terminal did nothing and the hang-up when the child exits left
+/// its process group running.
 pub(super) fn make_controlling(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the hook runs in the forked child before exec, after std has duplicated the
-    // slave onto fds 0 and 1 (and 2); it only makes raw, async-signal-safe system calls
-    // (setsid, ioctl), allocates nothing and takes no lock.
+    // slave onto fds 0 and 1 (and 2); it only makes raw, async-signal-safe calls (setsid,
+    // ioctl, signal), allocates nothing and takes no lock.
     unsafe {
         cmd.pre_exec(|| {
             rustix::process::setsid()?;
             rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())?;
+            for sig in TERMINAL_SIGNALS {
+                if libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
