@@ -706,7 +706,8 @@ fn markdown(opts: &Options, results: &[CaseResult], notes: &str) -> String {
          256 KiB, the pipe grown while reads come back full); tokio and async-process in a task \
          per stream (`BufReader::read_until`, 64 KiB buffer; in W1 and W2 tokio also with \
          `BufReader::new`'s 8 KiB, the configuration of issue 12's harness and of most \
-         programs); std in two reader threads per child (`read_until`, 64 KiB); the raw baselines in one blocking `read` loop counting \
+         programs); std in two reader threads per child (`read_until`, 64 KiB); the raw \
+         baselines in one blocking `read` loop counting \
          newlines with `memchr`, 64 KiB at a time on a default pipe, or as much as the pipe holds \
          on a pipe grown to 1 MiB (`F_SETPIPE_SZ` right after the spawn). Context switches are \
          the parent's, all threads (`getrusage`): voluntary ones are sleeps, involuntary ones \
