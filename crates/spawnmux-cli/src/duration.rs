@@ -7,12 +7,18 @@
 //!   `d`, `w`, … and their long names).
 //!
 //! Nothing else: no sign, no exponent, not empty. A bare number is read as the same number
-//! with `s` appended, so `1.5` and `1.5s` are the same duration to the nanosecond.
+//! with `s` appended, so `1.5` and `1.5s` are the same duration to the nanosecond. At most
+//! [`LONGEST`].
 
 use std::time::Duration;
 
 /// The accepted forms, as error messages show them.
 const FORMS: &str = "write seconds (10, 1.5) or a number with a unit (300ms, 1.5s, 2m, 1h30m)";
+
+/// The longest duration accepted: 100 years (36,500 days), which is "never" for a helper.
+/// The runner adds durations to the monotonic clock, which cannot count much further (a
+/// `stop_timeout` of `18446744073709551615` seconds made the stop panic).
+pub(crate) const LONGEST: Duration = Duration::from_secs(36_500 * 86_400);
 
 /// Parses a duration. `Err` names the value, why it is not one and the accepted forms; the
 /// caller puts the flag or key in front.
@@ -29,6 +35,9 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
             humantime::parse_duration(trimmed)
         };
         match parsed {
+            Ok(d) if d > LONGEST => {
+                return Err(format!("`{text}` is too long: at most 36500d (100 years)"))
+            }
             Ok(d) => return Ok(d),
             Err(e) => e.to_string(),
         }
@@ -65,6 +74,24 @@ mod tests {
             ("250us", Duration::from_micros(250)),
         ] {
             assert_eq!(parse(text), Ok(want), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_hundred_years_is_the_longest() {
+        assert_eq!(parse("36500d"), Ok(LONGEST));
+        assert_eq!(parse("3153600000"), Ok(LONGEST));
+        for text in [
+            "36500d 1ns",
+            "3153600001",
+            "18446744073709551615",
+            "500000000y",
+        ] {
+            assert_eq!(
+                parse(text),
+                Err(format!("`{text}` is too long: at most 36500d (100 years)")),
+                "{text}"
+            );
         }
     }
 

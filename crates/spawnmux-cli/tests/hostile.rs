@@ -120,6 +120,14 @@ fn bad_configs_are_one_line_errors_with_exit_2() {
         Some((1, 1)),
         "needs `command` (a list) or `shell` (a string)",
     );
+    // Past what the clock can count: the stop used to panic ("overflow when adding duration to
+    // instant") once it began.
+    bad_config(
+        "forever",
+        b"[helpers.a]\nshell = \"a\"\nstop_timeout = \"18446744073709551615\"\n",
+        Some((3, 16)),
+        "`stop_timeout` of helper `a`: `18446744073709551615` is too long: at most 36500d (100 years)",
+    );
 }
 
 /// `spawnmux run ARGS` in `dir` is refused before anything starts: exit 2, nothing on

@@ -767,6 +767,36 @@ fn partial_line_is_flushed_after_idle_time_when_asked() {
     );
 }
 
+/// `Duration::MAX` (or any time past what the clock can count) means "no deadline", not a
+/// panic inside `wait` ("overflow when adding duration to instant").
+#[test]
+fn times_too_long_for_the_clock_mean_no_deadline() {
+    let mut mux = Mux::new().expect("mux");
+    let mut cmd = child(&["out", "Password: ", "sleep", "200", "out", r"ok\n"]);
+    cmd.flush_partial_after(Duration::MAX);
+    let id = mux.spawn(&cmd).expect("spawn");
+    let evs = run_to_end(&mut mux);
+    // Never flushed by the timer: the line is whole when its newline comes.
+    assert_eq!(
+        lines_of(&evs, id, Stream::Stdout),
+        [b"Password: ok".to_vec()]
+    );
+
+    let polite = mux.spawn(&child(&["forever", "10"])).expect("spawn");
+    let mut exits = Vec::new();
+    mux.shutdown(Duration::MAX, |e| {
+        if let Event::Exited { child, exit, .. } = e {
+            exits.push((child, exit));
+        }
+    })
+    .expect("shutdown");
+    #[cfg(unix)]
+    assert_eq!(exits, [(polite, Exit::Signal(15))]);
+    #[cfg(windows)]
+    assert_eq!(exits.len(), 1, "{exits:?}");
+    assert!(mux.is_empty());
+}
+
 #[test]
 fn children_can_be_spawned_from_a_thread_that_then_exits() {
     // With die_with_parent on, a child forked by a thread that exits would get its

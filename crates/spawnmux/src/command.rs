@@ -227,6 +227,7 @@ impl Command {
 
     /// Delivers an unfinished line (a prompt, a progress bar) once the stream has been quiet for
     /// `idle`, instead of holding it until its newline. Default: held until newline or EOF.
+    /// An `idle` longer than the clock can count from now (`Duration::MAX`) is the default.
     pub fn flush_partial_after(&mut self, idle: Duration) -> &mut Command {
         self.flush_partial_after = Some(idle);
         self

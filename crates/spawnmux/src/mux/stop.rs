@@ -58,7 +58,8 @@ impl Mux {
     /// Stops everything: [`terminate`](Mux::terminate)s every child, keeps running the loop
     /// for up to `grace` while they exit, then [`kill`](Mux::kill)s what is left and reaps every
     /// child. Every event that happens meanwhile (last lines, exits) is passed to `on_event`.
-    /// Afterwards the `Mux` has no children; your sources stay registered.
+    /// Afterwards the `Mux` has no children; your sources stay registered. A `grace` longer
+    /// than the clock can count from now (`Duration::MAX`) waits for every exit.
     ///
     /// # Errors
     /// Only if the OS poller fails.
@@ -69,13 +70,17 @@ impl Mux {
     ) -> io::Result<()> {
         let mut events = Events::new();
         self.signal_all(Signal::Terminate);
-        let deadline = Instant::now() + grace;
+        // `None`: a grace beyond what the clock can count (`Duration::MAX`), i.e. no deadline.
+        let deadline = Instant::now().checked_add(grace);
         while self.running > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            self.wait_children(&mut events, deadline - now, &mut on_event)?;
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => break,
+                },
+                None => grace,
+            };
+            self.wait_children(&mut events, left, &mut on_event)?;
         }
         // Whatever is left (children that ignore SIGTERM, grandchildren holding a pipe open).
         self.kill_reap_release(Some((&mut events, &mut on_event)))
