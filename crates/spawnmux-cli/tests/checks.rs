@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 /// A free port on 127.0.0.1 (bound, then released for the helper to take).
 fn free_port() -> u16 {
@@ -38,7 +38,7 @@ fn run(dir: &Path, args: &[&str]) -> (Output, Vec<Value>) {
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .output()
+        .output_retried()
         .expect("run spawnmux");
     let recs = String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 /// Where the control directory lives for the processes of one test.
 const RUNTIME_VAR: &str = if cfg!(windows) {
@@ -58,7 +58,9 @@ impl Env {
     fn ctl(&self, args: &[&str]) -> Output {
         let mut all = vec!["ctl"];
         all.extend(args);
-        self.command(&all).output().expect("run spawnmux ctl")
+        self.command(&all)
+            .output_retried()
+            .expect("run spawnmux ctl")
     }
 
     /// `spawnmux run ARGS` in the background, its log in `log.txt`; returns once `ctl status`
@@ -71,7 +73,7 @@ impl Env {
             .command(&all)
             .stdout(std::fs::File::create(&log).expect("log"))
             .stderr(Stdio::piped())
-            .spawn()
+            .spawn_retried()
             .expect("spawn spawnmux run");
         let runner = Runner { child, log };
         eventually("the runner answers", || {
@@ -304,7 +306,7 @@ fn logs_last_lines_and_follow() {
     let mut follow = env
         .command(&["ctl", "logs", "web", "-f", "-n", "0"])
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retried()
         .expect("ctl logs -f");
     let stdout = follow.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -382,7 +384,7 @@ fn without_a_runner_ctl_exits_2_and_names_the_socket() {
 fn a_second_runner_of_the_same_config_is_refused_with_the_pid() {
     let env = Env::new("second", TWO);
     let run = env.run(&[]);
-    let out = env.command(&["run"]).output().expect("second run");
+    let out = env.command(&["run"]).output_retried().expect("second run");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = text(&out.stderr);
     let want = format!("another spawnmux runs this config: pid {}", run.child.id());
@@ -395,7 +397,7 @@ fn a_second_runner_of_the_same_config_is_refused_with_the_pid() {
     let mut second = env
         .command(&["run", "--control", other])
         .stdout(Stdio::null())
-        .spawn()
+        .spawn_retried()
         .expect("run");
     eventually("the second run answers", || {
         env.ctl(&["--control", other, "status"])
@@ -467,7 +469,7 @@ mod unix {
         let mut run = env
             .command(&["run", "--color", "never"])
             .stdout(Stdio::piped())
-            .spawn()
+            .spawn_retried()
             .expect("run");
         let mut first = String::new();
         let mut stdout = BufReader::new(run.stdout.take().expect("stdout"));

@@ -4,6 +4,9 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
+mod util;
+use util::Launch;
+
 #[test]
 fn demo_runs_with_both_transports() {
     for transport in ["pipe", "socket"] {
@@ -19,7 +22,7 @@ fn demo_runs_with_both_transports() {
             ])
             .args(["--transport", transport])
             .stdin(Stdio::null())
-            .output()
+            .output_retried()
             .expect("run spawnmux demo");
         assert!(out.status.success(), "{transport}: {out:?}");
         let text = String::from_utf8(out.stdout).expect("utf8");

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("spawnmux-hostile-{}-{name}", std::process::id()));
@@ -26,7 +26,7 @@ fn spawnmux(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .output()
+        .output_retried()
         .expect("run spawnmux")
 }
 
@@ -352,7 +352,7 @@ fn a_100_mib_line_comes_in_bounded_pieces_with_bounded_memory() {
         .current_dir(&d)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retried()
         .expect("spawn");
     let pid = child.id();
     let stdout = child.stdout.take().expect("stdout");

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 /// A finished `spawnmux run --format json` of a spawnmux.toml in a directory of its own.
 struct Ran {
@@ -35,7 +35,7 @@ impl Ran {
             .current_dir(&dir)
             .env("SPAWNMUX_PORTS_TEST", "from-env")
             .stdin(Stdio::null())
-            .output()
+            .output_retried()
             .expect("run spawnmux");
         let _ = std::fs::remove_dir_all(&dir);
         let stdout = String::from_utf8_lossy(&out.stdout);

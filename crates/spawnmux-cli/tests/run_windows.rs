@@ -7,6 +7,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+mod util;
+use util::Launch;
+
 #[test]
 fn run_on_windows_with_config_and_shell_helpers() {
     let tc = Path::new(env!("CARGO_BIN_EXE_spawnmux")).with_file_name("spawnmux-testchild.exe");
@@ -34,7 +37,7 @@ max_restarts = 1
         .args(["run", "--format", "json"])
         .current_dir(&dir)
         .stdin(Stdio::null())
-        .output()
+        .output_retried()
         .expect("run spawnmux");
     let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -91,7 +94,7 @@ stop_timeout = "2s"
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retried()
         .expect("run spawnmux");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while child.try_wait().expect("try_wait").is_none() {

@@ -8,14 +8,14 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 fn spawnmux(args: &[&str]) -> Output {
     spawnmux_in(Path::new("."), args)
 }
 
 fn spawnmux_in(dir: &Path, args: &[&str]) -> Output {
-    command(dir, args).output().expect("run spawnmux")
+    command(dir, args).output_retried().expect("run spawnmux")
 }
 
 fn command(dir: &Path, args: &[&str]) -> Command {
@@ -206,7 +206,9 @@ fn check_takes_procfiles_and_commands_like_run() {
 /// `spawnmux run --format json` in `dir`, with `env` added to its environment.
 fn run(dir: &Path, env: &[(&str, &str)]) -> Output {
     let mut c = command(dir, &["run", "--format", "json"]);
-    c.envs(env.iter().copied()).output().expect("run spawnmux")
+    c.envs(env.iter().copied())
+        .output_retried()
+        .expect("run spawnmux")
 }
 
 /// The records of `out` (the JSON log).
@@ -327,7 +329,7 @@ log_file = "web.log"
     let d = dir("log-file-clean", &[("spawnmux.toml", config)]);
     // The file's one line after `spawnmux run ARGS` (then the file is removed).
     let line_after = |args: &[&str]| {
-        let out = command(&d, args).output().expect("run spawnmux");
+        let out = command(&d, args).output_retried().expect("run spawnmux");
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let written = std::fs::read(d.join("web.log")).expect("the log file");
         std::fs::remove_file(d.join("web.log")).expect("remove");

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 /// A fresh directory with a spawnmux.toml (`TC`: the test child, in TOML literal strings).
 fn dir(name: &str, config: &str) -> PathBuf {
@@ -32,7 +32,7 @@ fn run(dir: &Path, args: &[&str], input: &[u8]) -> Output {
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retried()
         .expect("spawn spawnmux");
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(input).expect("input");

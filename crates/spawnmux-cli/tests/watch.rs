@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod util;
-use util::testchild;
+use util::{testchild, Launch};
 
 /// Generous: CI machines are small and busy.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -56,7 +56,7 @@ impl Run {
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .spawn()
+            .spawn_retried()
             .expect("spawn spawnmux");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, records) = channel();
@@ -84,7 +84,7 @@ impl Run {
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(file)
-            .spawn()
+            .spawn_retried()
             .expect("spawn spawnmux");
         let (tx, records) = channel();
         let log = log.to_path_buf();
@@ -623,7 +623,7 @@ fn bad_watch_input_is_a_one_line_error_exit_2() {
             .args(args)
             .current_dir(&d)
             .stdin(Stdio::null())
-            .output()
+            .output_retried()
             .expect("run")
     };
     let o = out(&["--watch", "nowhere", "--on-change", "true"]);
