@@ -8,8 +8,8 @@ use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, AsRawSocket, FromRawHandle, OwnedHandle, RawHandle};
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, DUPLICATE_SAME_ACCESS, FALSE, GENERIC_READ, GENERIC_WRITE, HANDLE,
-    INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
+    DuplicateHandle, DUPLICATE_SAME_ACCESS, ERROR_INTERNAL_ERROR, FALSE, GENERIC_READ,
+    GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
@@ -561,26 +561,46 @@ fn create(
     };
     let flags =
         CREATE_SUSPENDED | group | CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT;
-    // SAFETY: `app`, `line` and `cwd` are NUL-terminated UTF-16; `env` is a double-NUL
-    // terminated block; `si` (with the attribute list and `unique`) outlives the call; only the
-    // listed handles are inherited.
-    let ok = unsafe {
-        CreateProcessW(
-            app.as_ptr(),
-            line.as_mut_ptr(),
-            std::ptr::null(),
-            std::ptr::null(),
-            if unique.is_empty() { FALSE } else { TRUE },
-            flags,
-            env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
-            cwd.map_or(std::ptr::null(), <[u16]>::as_ptr),
-            &si.StartupInfo,
-            &mut info,
-        )
+    // Wine 8 now and then fails one of several process starts at once with
+    // ERROR_INTERNAL_ERROR (1359) from inside Wine (CI: a helper of `spawnmux run` "cannot
+    // start", the library's 64-child fan-in test): that error alone is retried, a few times.
+    // Real Windows is not known to return it here; if it did, the retries would cost ~0.2 s
+    // before the error is reported. `CreateProcessW` may write into the command line, so each
+    // try gets the original.
+    let original = line.to_vec();
+    let mut tries = 1;
+    let result = loop {
+        // SAFETY: `app`, `line` and `cwd` are NUL-terminated UTF-16; `env` is a double-NUL
+        // terminated block; `si` (with the attribute list and `unique`) outlives the call;
+        // only the listed handles are inherited.
+        let ok = unsafe {
+            CreateProcessW(
+                app.as_ptr(),
+                line.as_mut_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                if unique.is_empty() { FALSE } else { TRUE },
+                flags,
+                env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
+                cwd.map_or(std::ptr::null(), <[u16]>::as_ptr),
+                &si.StartupInfo,
+                &mut info,
+            )
+        };
+        if ok != 0 {
+            break Ok(info);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(ERROR_INTERNAL_ERROR as i32) || tries == CREATE_TRIES {
+            break Err(err);
+        }
+        tries += 1;
+        line.copy_from_slice(&original);
+        std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(tries)));
     };
     drop(attrs);
-    if ok == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(info)
+    result
 }
+
+/// How often `CreateProcessW` is tried when Wine fails it with ERROR_INTERNAL_ERROR.
+const CREATE_TRIES: u32 = 5;
