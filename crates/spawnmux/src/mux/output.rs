@@ -280,10 +280,11 @@ impl Mux {
         if let (Some(idle), Some(st)) = (slot.flush_after, slot.streams[si].as_mut()) {
             // No timer for an idle time beyond what the clock can count (`Duration::MAX`):
             // the partial line waits for its newline or the end of the stream.
-            let at = Instant::now().checked_add(idle);
-            if let (true, Some(at)) = (st.framer.pending() > 0 && read > 0, at) {
-                st.flush_deadline = Some(at);
-                self.flush_timers.push(Reverse((at, key(index, si))));
+            if st.framer.pending() > 0 && read > 0 {
+                if let Some(at) = Instant::now().checked_add(idle) {
+                    st.flush_deadline = Some(at);
+                    self.flush_timers.push(Reverse((at, key(index, si))));
+                }
             }
         }
         (served, read)
